@@ -1,0 +1,174 @@
+import type { Entry, LogReader, Message, NodeId, Term } from '../../raft/types.js';
+
+/**
+ * The Raft safety properties, checked while the simulation runs (at the step a violation
+ * happens, so the trace ends where the bug is) and once more at the end:
+ * - election safety: at most one leader per term;
+ * - a committed entry is never lost or changed (state machine safety, leader completeness);
+ * - every node applies the same sequence of entries (the same prefix of one log);
+ * - at most one membership change is in flight (appended by a leader and not yet applied).
+ * A leader is recognised by what only a leader sends: AppendEntries, heartbeats, snapshots
+ * and TimeoutNow carry the sender's term.
+ */
+export interface Violation {
+  readonly invariant:
+    | 'one-leader-per-term'
+    | 'committed-entry-kept'
+    | 'same-applied-prefix'
+    | 'one-conf-change-in-flight';
+  readonly at: number;
+  readonly message: string;
+}
+
+/** A conf-change scan stops after this many entries (bounded work per append). */
+const MAX_CONF_SCAN = 4096;
+
+export class RaftInvariants {
+  private readonly leaders = new Map<Term, NodeId>();
+  /** Identity of each committed entry, by index (index 0 unused). */
+  private readonly committed: (string | undefined)[] = [];
+  /** Last index each node applied in its current incarnation. */
+  private readonly lastApplied = new Map<NodeId, number>();
+  private violation: Violation | null = null;
+  maxCommitted = 0;
+
+  constructor(private readonly clock: () => number) {}
+
+  get failed(): Violation | null {
+    return this.violation;
+  }
+
+  private fail(invariant: Violation['invariant'], message: string): void {
+    if (this.violation === null) this.violation = { invariant, at: this.clock(), message };
+  }
+
+  /** Every packet a node sends passes here. */
+  onSend(m: Message): void {
+    if (
+      m.type !== 'append' &&
+      m.type !== 'heartbeat' &&
+      m.type !== 'snapshot' &&
+      m.type !== 'timeoutNow'
+    ) {
+      return;
+    }
+    this.onLeader(m.from, m.term);
+  }
+
+  /** A node acts as (or reports being) leader of `term`. */
+  onLeader(node: NodeId, term: Term): void {
+    const known = this.leaders.get(term);
+    if (known === undefined) this.leaders.set(term, node);
+    else if (known !== node) {
+      this.fail('one-leader-per-term', `term ${term} has two leaders: ${known} and ${node}`);
+    }
+  }
+
+  /** A node (re)started: it applies from its snapshot again. */
+  onRestart(node: NodeId, appliedFrom: number): void {
+    this.lastApplied.set(node, appliedFrom);
+  }
+
+  /** A node applied a committed entry (normal or membership change). */
+  onApply(node: NodeId, entry: Entry): void {
+    const last = this.lastApplied.get(node) ?? 0;
+    if (entry.index <= last) {
+      this.fail(
+        'same-applied-prefix',
+        `${node} applied index ${entry.index} after ${last}: applies must move forward`,
+      );
+      return;
+    }
+    this.lastApplied.set(node, entry.index);
+    this.recordCommitted(node, entry, 'applied');
+  }
+
+  /** Entries a node knows are committed (its commit index covers them), e.g. after a save. */
+  recordCommitted(node: NodeId, entry: Entry, how: string): void {
+    const id = identity(entry);
+    const known = this.committed[entry.index];
+    if (known === undefined) {
+      this.committed[entry.index] = id;
+      if (entry.index > this.maxCommitted) this.maxCommitted = entry.index;
+    } else if (known !== id) {
+      this.fail(
+        how === 'applied' ? 'same-applied-prefix' : 'committed-entry-kept',
+        `${node} ${how} index ${entry.index} as ${describe(id)}, but ${describe(known)} was committed there`,
+      );
+    }
+  }
+
+  /**
+   * A node persisted `entries`. Overwriting an index that was committed with a different entry
+   * means a committed entry was lost.
+   */
+  onPersist(node: NodeId, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const known = this.committed[e.index];
+      if (known !== undefined && known !== identity(e)) {
+        this.fail(
+          'committed-entry-kept',
+          `${node} overwrote committed index ${e.index} (${describe(known)}) with ${describe(identity(e))}`,
+        );
+        return;
+      }
+    }
+  }
+
+  /**
+   * A leader appended entries of its own term: its log may hold at most one membership change
+   * above its applied index.
+   */
+  onLeaderAppend(node: NodeId, log: LogReader, applied: number): void {
+    const last = log.lastIndex();
+    const lo = Math.max(applied + 1, log.firstIndex(), last - MAX_CONF_SCAN + 1);
+    if (lo > last) return;
+    let confs = 0;
+    const where: number[] = [];
+    for (const e of log.entries(lo, last + 1, Number.MAX_SAFE_INTEGER)) {
+      if (e.type === 'conf') {
+        confs++;
+        where.push(e.index);
+      }
+    }
+    if (confs > 1) {
+      this.fail(
+        'one-conf-change-in-flight',
+        `leader ${node} has ${confs} unapplied membership changes at indexes ${where.join(', ')} (applied ${applied})`,
+      );
+    }
+  }
+
+  /**
+   * End of run: each node's log, up to its commit index, must hold exactly the committed
+   * entries, and the most advanced nodes must hold every entry ever committed.
+   */
+  finalCheck(nodes: readonly { id: NodeId; log: LogReader; commit: number }[]): void {
+    let maxCommit = 0;
+    for (const { id, log, commit } of nodes) {
+      maxCommit = Math.max(maxCommit, commit);
+      const lo = log.firstIndex();
+      const hi = Math.min(commit, log.lastIndex());
+      if (lo > hi) continue;
+      for (const e of log.entries(lo, hi + 1, Number.MAX_SAFE_INTEGER)) {
+        this.recordCommitted(id, e, 'holds committed');
+      }
+    }
+    if (nodes.length > 0 && maxCommit < this.maxCommitted) {
+      this.fail(
+        'committed-entry-kept',
+        `index ${this.maxCommitted} was committed, but no node's commit index reaches it now (max ${maxCommit})`,
+      );
+    }
+  }
+}
+
+function identity(e: Entry): string {
+  return `${e.term}/${e.type}/${Buffer.from(e.data).toString('latin1')}`;
+}
+
+function describe(id: string): string {
+  const [term, type, ...rest] = id.split('/');
+  const data = rest.join('/');
+  return `{term ${term}, ${type}, ${JSON.stringify(data.length > 60 ? `${data.slice(0, 60)}...` : data)}}`;
+}

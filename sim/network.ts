@@ -1,0 +1,148 @@
+import { assert } from '../src/model/assert.js';
+import type { Partition } from './partitions.js';
+import type { SimRandom } from './random.js';
+import type { Scheduler } from './scheduler.js';
+import type { Trace } from './trace.js';
+
+/**
+ * The simulated network between nodes. Each packet gets a random delay (so packets reorder),
+ * may be dropped or duplicated, and is dropped when a partition cuts its link at send or at
+ * delivery time, or when the receiver is down. Every decision draws from the network's own
+ * random stream and is written to the trace.
+ */
+export interface NetworkFaults {
+  readonly minDelayMs: number;
+  readonly maxDelayMs: number;
+  readonly dropRate: number;
+  readonly duplicateRate: number;
+  /** Probability that a packet is held back up to `longDelayMs` (deep reordering). */
+  readonly longDelayRate: number;
+  readonly longDelayMs: number;
+}
+
+export const DEFAULT_NETWORK_FAULTS: NetworkFaults = {
+  minDelayMs: 1,
+  maxDelayMs: 10,
+  dropRate: 0.02,
+  duplicateRate: 0.01,
+  longDelayRate: 0.01,
+  longDelayMs: 300,
+};
+
+export interface Packet {
+  readonly from: string;
+  readonly to: string;
+}
+
+export class SimNetwork<M extends Packet> {
+  private readonly index = new Map<string, number>();
+  /** blocked[from * n + to] = 1 when the link drops packets. */
+  private blocked: Uint8Array;
+  private readonly handlers: (((message: M) => void) | undefined)[];
+  faults: NetworkFaults;
+  /** Packets in flight; bounded so a send storm fails loudly. */
+  inFlight = 0;
+  readonly maxInFlight: number;
+  sent = 0;
+  delivered = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly scheduler: Scheduler,
+    readonly nodes: readonly string[],
+    private readonly random: SimRandom,
+    private readonly trace: Trace,
+    private readonly describe: (message: M) => string,
+    faults: NetworkFaults = DEFAULT_NETWORK_FAULTS,
+    maxInFlight = 200_000,
+  ) {
+    nodes.forEach((node, i) => {
+      this.index.set(node, i);
+    });
+    this.blocked = new Uint8Array(nodes.length * nodes.length);
+    this.handlers = new Array(nodes.length).fill(undefined);
+    this.faults = faults;
+    this.maxInFlight = maxInFlight;
+  }
+
+  /** Connects a running node; its packets are delivered to `handler` until `detach`. */
+  attach(node: string, handler: (message: M) => void): void {
+    this.handlers[this.slot(node)] = handler;
+  }
+
+  /** The node is down: packets to it are dropped on arrival. */
+  detach(node: string): void {
+    this.handlers[this.slot(node)] = undefined;
+  }
+
+  partition(p: Partition): void {
+    this.blocked.fill(0);
+    const n = this.nodes.length;
+    for (const [from, to] of p.blocked) this.blocked[this.slot(from) * n + this.slot(to)] = 1;
+    this.trace.record(this.scheduler.now, 'partition', { shape: p.shape, cut: p.description });
+  }
+
+  heal(): void {
+    this.blocked.fill(0);
+    this.trace.record(this.scheduler.now, 'heal', {});
+  }
+
+  /** True when packets from `from` currently reach `to` (ignores random loss). */
+  connected(from: string, to: string): boolean {
+    return this.blocked[this.slot(from) * this.nodes.length + this.slot(to)] === 0;
+  }
+
+  send(message: M): void {
+    this.sent++;
+    const now = this.scheduler.now;
+    if (!this.connected(message.from, message.to)) {
+      this.drop(message, 'partitioned');
+      return;
+    }
+    if (this.random.chance(this.faults.dropRate)) {
+      this.drop(message, 'lost');
+      return;
+    }
+    const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      const delay = this.delay();
+      assert(this.inFlight < this.maxInFlight, 'SimNetwork: too many packets in flight');
+      this.inFlight++;
+      this.trace.record(now, 'send', { m: this.describe(message), d: delay, dup: c });
+      this.scheduler.schedule(delay, () => this.deliver(message));
+    }
+  }
+
+  private delay(): number {
+    const f = this.faults;
+    if (this.random.chance(f.longDelayRate)) return this.random.int(f.maxDelayMs, f.longDelayMs);
+    return this.random.int(f.minDelayMs, f.maxDelayMs);
+  }
+
+  private deliver(message: M): void {
+    this.inFlight--;
+    if (!this.connected(message.from, message.to)) {
+      this.drop(message, 'partitioned');
+      return;
+    }
+    const handler = this.handlers[this.slot(message.to)];
+    if (handler === undefined) {
+      this.drop(message, 'down');
+      return;
+    }
+    this.delivered++;
+    this.trace.record(this.scheduler.now, 'deliver', { m: this.describe(message) });
+    handler(message);
+  }
+
+  private drop(message: M, why: string): void {
+    this.dropped++;
+    this.trace.record(this.scheduler.now, 'drop', { m: this.describe(message), why });
+  }
+
+  private slot(node: string): number {
+    const i = this.index.get(node);
+    assert(i !== undefined, `SimNetwork: unknown node ${node}`);
+    return i;
+  }
+}
