@@ -152,6 +152,21 @@ export class MemoryVfs implements Vfs {
     restore(this.root);
   }
 
+  /**
+   * A Vfs bound to the current incarnation of the process using this disk: after the next
+   * crash() every call through it rejects with EBADF, as a dead process does nothing more.
+   * The simulator hands each node incarnation its own view; calls through the MemoryVfs itself
+   * always act on the current incarnation.
+   */
+  view(): Vfs {
+    return new MemoryVfsView(this, this.generation);
+  }
+
+  /** @internal */
+  isCurrent(generation: number): boolean {
+    return generation === this.generation;
+  }
+
   /** Total bytes held in all reachable files (for tests). */
   snapshotBytes(): number {
     let total = 0;
@@ -329,6 +344,56 @@ export class MemoryVfs implements Vfs {
     const dir = this.dirAtOrUndefined(parts);
     if (dir === undefined) throw new VfsNotFound(dirName(forPath) || forPath);
     return dir;
+  }
+}
+
+class MemoryVfsView implements Vfs {
+  constructor(
+    private readonly vfs: MemoryVfs,
+    private readonly generation: number,
+  ) {}
+
+  private alive(): void {
+    if (!this.vfs.isCurrent(this.generation)) {
+      throw new VfsIoError('EBADF', 'this process view of the disk died in a crash');
+    }
+  }
+
+  async open(path: string, mode: OpenMode): Promise<VfsFile> {
+    this.alive();
+    return this.vfs.open(path, mode);
+  }
+  async readFile(path: string): Promise<Uint8Array> {
+    this.alive();
+    return this.vfs.readFile(path);
+  }
+  async exists(path: string): Promise<boolean> {
+    this.alive();
+    return this.vfs.exists(path);
+  }
+  async list(dir: string): Promise<string[]> {
+    this.alive();
+    return this.vfs.list(dir);
+  }
+  async mkdir(dir: string): Promise<void> {
+    this.alive();
+    return this.vfs.mkdir(dir);
+  }
+  async rename(from: string, to: string): Promise<void> {
+    this.alive();
+    return this.vfs.rename(from, to);
+  }
+  async remove(path: string): Promise<void> {
+    this.alive();
+    return this.vfs.remove(path);
+  }
+  async truncate(path: string, size: number): Promise<void> {
+    this.alive();
+    return this.vfs.truncate(path, size);
+  }
+  async syncDir(dir: string): Promise<void> {
+    this.alive();
+    return this.vfs.syncDir(dir);
   }
 }
 

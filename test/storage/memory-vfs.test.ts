@@ -235,3 +235,22 @@ describe('MemoryVfs faults and controls', () => {
     expect(vfs.counters.fileSyncs).toBe(1);
   });
 });
+
+describe('MemoryVfs process views', () => {
+  it('a view dies with its incarnation; a new view works on the surviving disk', async () => {
+    const disk = new MemoryVfs();
+    const before = disk.view();
+    await before.mkdir('d');
+    const f = await before.open('d/f', 'create');
+    await f.append(bytes('kept'));
+    await f.sync();
+    await before.syncDir('d');
+    disk.crash();
+    await expect(before.open('d/g', 'create')).rejects.toMatchObject({ code: 'EBADF' });
+    await expect(before.syncDir('d')).rejects.toMatchObject({ code: 'EBADF' });
+    await expect(before.remove('d/f')).rejects.toMatchObject({ code: 'EBADF' });
+    const after = disk.view();
+    expect(await after.list('d')).toEqual(['f']);
+    expect(text(await after.readFile('d/f'))).toBe('kept');
+  });
+});
