@@ -213,7 +213,7 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** True when the term, vote or entries changed: the host must fsync before sending. */
   readonly mustSync: boolean;
-  /** True when only the vote/term changed (no entries): what the no-vote-fsync bug skips. */
+  /** True when the term or vote changed: the fsync the no-vote-fsync bug skips. */
   readonly voteChanged: boolean;
 }
 
@@ -228,6 +228,8 @@ export type RaftErrorCode =
   | 'conf_change_pending'
   /** the change makes no sense for the current membership (unknown node, already a voter...) */
   | 'invalid_conf_change'
+  /** the node named is not a member (or not a voter, for a leadership transfer) */
+  | 'unknown_node'
   /** a learner must have caught up with the commit index before it is promoted */
   | 'learner_behind'
   /** ReadIndex before the leader has committed an entry of its own term */
