@@ -1,0 +1,232 @@
+import { assert } from '../model/assert.js';
+import { CountError } from '../model/errors.js';
+
+/**
+ * Bit-level I/O over Uint8Array, most significant bit first. Everything runs on 32-bit
+ * integer operations; fields wider than 32 bits (up to 53, the integers a float64 holds
+ * exactly) are split into two halves.
+ */
+
+const TWO_POW_32 = 2 ** 32;
+
+/** Upper bound on one writer's buffer: far above any chunk (see MAX_CHUNK_POINTS). */
+export const MAX_WRITER_BYTES = 256 * 1024 * 1024;
+
+/**
+ * How far past the end a reader may prefetch before the stream counts as cut short. The cache
+ * loads up to 4 bytes ahead of what was consumed; `finish()` checks the exact position.
+ */
+const OVERRUN_BYTES = 8;
+
+export function corruptData(message: string): CountError {
+  return new CountError('corrupt_data', `corrupt chunk: ${message}`);
+}
+
+/** Number of bits needed to write v (0 for 0); v an integer in [0, 2^53). */
+export function bitLength(v: number): number {
+  if (v < TWO_POW_32) return 32 - Math.clz32(v);
+  return 64 - Math.clz32(Math.floor(v / TWO_POW_32));
+}
+
+export class BitWriter {
+  private buf: Uint8Array;
+  private len = 0;
+  /** Pending bits, the low `accBits` of `acc`; fewer than 8 between calls. */
+  private acc = 0;
+  private accBits = 0;
+
+  constructor(initialBytes = 1024) {
+    this.buf = new Uint8Array(Math.max(16, initialBytes));
+  }
+
+  reset(): void {
+    this.len = 0;
+    this.acc = 0;
+    this.accBits = 0;
+  }
+
+  get bitLength(): number {
+    return this.len * 8 + this.accBits;
+  }
+
+  writeBit(bit: number): void {
+    this.writeBits(bit, 1);
+  }
+
+  /** Writes the low n bits of value (0 <= n <= 32, value an integer in [0, 2^32)). */
+  writeBits(value: number, n: number): void {
+    if (n > 24) {
+      this.writeBits(value >>> 16, n - 16);
+      this.writeBits(value & 0xffff, 16);
+      return;
+    }
+    if (n === 0) return;
+    this.acc = (this.acc << n) | (value & ((1 << n) - 1));
+    this.accBits += n;
+    while (this.accBits >= 8) {
+      this.accBits -= 8;
+      this.pushByte((this.acc >>> this.accBits) & 0xff);
+    }
+  }
+
+  /** Writes the low n bits of value (0 <= n <= 53, value an integer in [0, 2^53)). */
+  writeBitsLong(value: number, n: number): void {
+    if (n <= 32) {
+      this.writeBits(value >>> 0, n);
+      return;
+    }
+    this.writeBits(Math.floor(value / TWO_POW_32), n - 32);
+    this.writeBits(value >>> 0, 32);
+  }
+
+  /** A length-prefixed unsigned integer in [0, 2^53): 6 bits of length, then the bits. */
+  writeVarUint(value: number): void {
+    assert(Number.isInteger(value) && value >= 0 && value < 2 ** 53, 'writeVarUint: not a uint53');
+    const n = bitLength(value);
+    this.writeBits(n, 6);
+    this.writeBitsLong(value, n);
+  }
+
+  /** Appends every bit another writer holds. */
+  append(other: BitWriter): void {
+    for (let i = 0; i < other.len; i++) this.writeBits(other.buf[i], 8);
+    this.writeBits(other.acc, other.accBits);
+  }
+
+  /** Overwrites an already written whole byte (used to fill in a header field late). */
+  patchByte(index: number, value: number): void {
+    assert(index < this.len, 'patchByte: byte not written yet');
+    this.buf[index] = value;
+  }
+
+  /** The bits written so far, padded with zero bits to a whole byte, as a new array. */
+  toBytes(): Uint8Array {
+    const out = new Uint8Array(this.len + (this.accBits > 0 ? 1 : 0));
+    out.set(this.buf.subarray(0, this.len));
+    if (this.accBits > 0) out[this.len] = (this.acc << (8 - this.accBits)) & 0xff;
+    return out;
+  }
+
+  private pushByte(b: number): void {
+    if (this.len === this.buf.length) {
+      const size = this.buf.length * 2;
+      assert(size <= MAX_WRITER_BYTES, 'BitWriter: buffer limit exceeded');
+      const grown = new Uint8Array(size);
+      grown.set(this.buf);
+      this.buf = grown;
+    }
+    this.buf[this.len++] = b;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Reads what BitWriter wrote. Reading past the end yields zero bits for a few bytes (the
+ * prefetch), then throws corrupt_data; `finish()` checks that a decoder consumed exactly the
+ * stream. Every decoding loop is bounded by counts from the header, so corrupt input ends in
+ * an error, never in a hang.
+ */
+export class BitReader {
+  private bytes: Uint8Array = EMPTY;
+  private pos = 0;
+  private end = 0;
+  /** Unconsumed bits, most significant first; the bits below `cacheBits` are zero. */
+  private cache = 0;
+  private cacheBits = 0;
+
+  reset(bytes: Uint8Array, byteOffset = 0): void {
+    this.bytes = bytes;
+    this.pos = byteOffset;
+    this.end = bytes.length;
+    this.cache = 0;
+    this.cacheBits = 0;
+  }
+
+  /** Bits consumed, counted from the start of the array. */
+  get bitPosition(): number {
+    return this.pos * 8 - this.cacheBits;
+  }
+
+  /** Reads n bits (0 <= n <= 32) as an unsigned integer. */
+  readBits(n: number): number {
+    if (n > 24) {
+      const hi = this.readBits(n - 16);
+      return hi * 65536 + this.readBits(16);
+    }
+    if (this.cacheBits < n) this.refill();
+    if (n === 0) return 0;
+    const v = this.cache >>> (32 - n);
+    this.cache <<= n;
+    this.cacheBits -= n;
+    return v;
+  }
+
+  readBit(): number {
+    if (this.cacheBits === 0) this.refill();
+    const v = this.cache >>> 31;
+    this.cache <<= 1;
+    this.cacheBits--;
+    return v;
+  }
+
+  /** Reads n bits (0 <= n <= 53) as an unsigned integer. */
+  readBitsLong(n: number): number {
+    if (n <= 32) return this.readBits(n);
+    const hi = this.readBits(n - 32);
+    return hi * TWO_POW_32 + this.readBits(32);
+  }
+
+  readVarUint(): number {
+    const n = this.readBits(6);
+    if (n > 53) throw corruptData(`integer field of ${n} bits`);
+    return this.readBitsLong(n);
+  }
+
+  /**
+   * Counts zero bits up to the next one bit and consumes both; stops after `limit` zeros
+   * without consuming a one (the escape of a bounded unary code) and returns `limit`.
+   */
+  readZeroRun(limit: number): number {
+    let count = 0;
+    for (;;) {
+      if (this.cacheBits <= 24) this.refill();
+      const z = Math.clz32(this.cache);
+      const zeros = Math.min(z, this.cacheBits);
+      if (count + zeros >= limit) {
+        this.skip(limit - count);
+        return limit;
+      }
+      if (z < this.cacheBits) {
+        this.skip(z + 1);
+        return count + z;
+      }
+      count += zeros;
+      this.skip(zeros);
+    }
+  }
+
+  /** Throws unless the stream was consumed up to its last byte, whose padding is zero. */
+  finish(): void {
+    const rest = this.end * 8 - this.bitPosition;
+    if (rest < 0) throw corruptData('stream is shorter than its contents');
+    if (rest >= 8) throw corruptData(`${rest} bits left over after the last point`);
+    if (rest > 0 && this.readBits(rest) !== 0) throw corruptData('padding bits are not zero');
+  }
+
+  private skip(n: number): void {
+    this.cache = n >= 32 ? 0 : this.cache << n;
+    this.cacheBits -= n;
+  }
+
+  private refill(): void {
+    while (this.cacheBits <= 24) {
+      let b = 0;
+      if (this.pos < this.end) b = this.bytes[this.pos];
+      else if (this.pos >= this.end + OVERRUN_BYTES) throw corruptData('stream ends early');
+      this.pos++;
+      this.cache |= b << (24 - this.cacheBits);
+      this.cacheBits += 8;
+    }
+  }
+}

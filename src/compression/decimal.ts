@@ -1,0 +1,214 @@
+import { type BitReader, type BitWriter, bitLength, corruptData } from './bit-io.js';
+import { MAX_CHUNK_POINTS } from './limits.js';
+import { bestRiceParameter, readRice, writeRice } from './rice.js';
+
+/**
+ * Codec for values that are decimals with few digits (2.75, 1013.2, counters): each value is
+ * m / 10^scale for an integer m, exactly (decoding computes m / 10^scale, which IEEE division
+ * rounds to the same float64). The integers are delta coded; the deltas are written in the
+ * cheapest of three forms for the chunk:
+ *   zigzag + Rice(k)         deltas centred on 0 (random walks)
+ *   (delta - min) + Rice(k)  one-sided deltas with a peak near the minimum
+ *   (delta - min) truncated binary over the range max - min + 1: a bit-packing that spends
+ *                            ceil(log2 R) or one bit fewer per point (uniform increments)
+ * Stream: scale (5 bits), m0 (sign + varuint), then for two or more points: form (2 bits),
+ * [min delta (sign + varuint)], then k (6 bits) and the escape width (6 bits), or R - 1
+ * (varuint), then one code per delta.
+ */
+
+export const MAX_DECIMAL_SCALE = 22; // 10^22 is the largest power of ten a float64 holds exactly
+/** |m| stays below this, so deltas and their zigzag codes are exact integers below 2^53. */
+const MAX_MAGNITUDE = 2 ** 51;
+
+const FORM_ZIGZAG = 0;
+const FORM_OFFSET_RICE = 1;
+const FORM_OFFSET_PACKED = 2;
+
+const POW10: Float64Array = (() => {
+  const p = new Float64Array(MAX_DECIMAL_SCALE + 1);
+  for (let i = 0; i <= MAX_DECIMAL_SCALE; i++) p[i] = 10 ** i;
+  return p;
+})();
+
+/**
+ * The smallest scale at which every value is exactly m / 10^scale with |m| < 2^51, or -1.
+ * -0, NaN and infinities never qualify (they go to another codec).
+ */
+export function decimalScale(values: Float64Array, start: number, end: number): number {
+  for (let s = 0; s <= MAX_DECIMAL_SCALE; s++) {
+    const p = POW10[s];
+    let ok = true;
+    for (let i = start; i < end; i++) {
+      const v = values[i];
+      const m = Math.round(v * p) + 0; // + 0 turns -0 into 0, so -0 fails the check below
+      if (!(Math.abs(m) < MAX_MAGNITUDE) || !Object.is(m / p, v)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) return s;
+  }
+  return -1;
+}
+
+let codes = new Float64Array(1024);
+let offsets = new Float64Array(1024);
+
+function ensureScratch(n: number): void {
+  if (codes.length >= n) return;
+  const size = Math.min(MAX_CHUNK_POINTS, Math.max(n, codes.length * 2));
+  codes = new Float64Array(size);
+  offsets = new Float64Array(size);
+}
+
+function writeSigned(w: BitWriter, v: number): void {
+  w.writeBit(v < 0 ? 1 : 0);
+  w.writeVarUint(Math.abs(v));
+}
+
+function readSigned(r: BitReader): number {
+  const negative = r.readBit();
+  const v = r.readVarUint();
+  return negative === 1 ? -v : v;
+}
+
+/** Bits of truncated binary codes of values[0..count) over the range [0, range). */
+function packedCost(values: Float64Array, count: number, range: number): number {
+  const width = bitLength(range - 1);
+  if (width === 0) return 0;
+  const short = 2 ** width - range; // this many values take one bit fewer
+  let bits = count * width;
+  for (let i = 0; i < count; i++) if (values[i] < short) bits--;
+  return bits;
+}
+
+/** Writes values[start..end) at a scale decimalScale() accepted. */
+export function encodeDecimal(
+  w: BitWriter,
+  values: Float64Array,
+  start: number,
+  end: number,
+  scale: number,
+): void {
+  const n = end - start;
+  const p = POW10[scale];
+  let prev = Math.round(values[start] * p);
+  w.writeBits(scale, 5);
+  writeSigned(w, prev + 0);
+  if (n === 1) return;
+  ensureScratch(n);
+  let minDelta = Number.POSITIVE_INFINITY;
+  let maxDelta = Number.NEGATIVE_INFINITY;
+  let maxCode = 0;
+  for (let i = 1; i < n; i++) {
+    const m = Math.round(values[start + i] * p);
+    const delta = m - prev;
+    prev = m;
+    const code = delta >= 0 ? 2 * delta : -2 * delta - 1;
+    codes[i - 1] = code;
+    offsets[i - 1] = delta;
+    if (code > maxCode) maxCode = code;
+    if (delta < minDelta) minDelta = delta;
+    if (delta > maxDelta) maxDelta = delta;
+  }
+  const count = n - 1;
+  for (let i = 0; i < count; i++) offsets[i] -= minDelta;
+  const codeWidth = bitLength(maxCode);
+  const range = maxDelta - minDelta + 1;
+  const offsetWidth = bitLength(range - 1);
+  const zigzag = bestRiceParameter(codes, count, codeWidth);
+  const offsetRice = bestRiceParameter(offsets, count, offsetWidth);
+  const packedBits = packedCost(offsets, count, range);
+
+  if (packedBits <= zigzag.bits && packedBits <= offsetRice.bits) {
+    w.writeBits(FORM_OFFSET_PACKED, 2);
+    writeSigned(w, minDelta + 0);
+    w.writeVarUint(range - 1);
+    const short = 2 ** offsetWidth - range;
+    for (let i = 0; i < count; i++) {
+      const x = offsets[i];
+      if (x < short) w.writeBitsLong(x, offsetWidth - 1);
+      else w.writeBitsLong(x + short, offsetWidth);
+    }
+  } else if (zigzag.bits <= offsetRice.bits) {
+    w.writeBits(FORM_ZIGZAG, 2);
+    w.writeBits(zigzag.k, 6);
+    w.writeBits(codeWidth, 6);
+    for (let i = 0; i < count; i++) writeRice(w, codes[i], zigzag.k, codeWidth);
+  } else {
+    w.writeBits(FORM_OFFSET_RICE, 2);
+    writeSigned(w, minDelta + 0);
+    w.writeBits(offsetRice.k, 6);
+    w.writeBits(offsetWidth, 6);
+    for (let i = 0; i < count; i++) writeRice(w, offsets[i], offsetRice.k, offsetWidth);
+  }
+}
+
+export function decodeDecimal(
+  r: BitReader,
+  out: Float64Array,
+  offset: number,
+  count: number,
+): void {
+  const scale = r.readBits(5);
+  if (scale > MAX_DECIMAL_SCALE) throw corruptData(`decimal scale ${scale}`);
+  const p = POW10[scale];
+  let m = readSigned(r);
+  let o = offset;
+  out[o++] = m / p;
+  if (count === 1) return;
+  const end = offset + count;
+  const form = r.readBits(2);
+  if (form === FORM_OFFSET_PACKED) {
+    const minDelta = readSigned(r);
+    const range = r.readVarUint() + 1;
+    const width = bitLength(range - 1);
+    const short = 2 ** width - range;
+    if (width === 0) {
+      while (o < end) {
+        m += minDelta;
+        out[o++] = m / p;
+      }
+    } else if (width <= 25) {
+      const shortWidth = width - 1;
+      while (o < end) {
+        let x = r.readBits(shortWidth);
+        if (x >= short) x = 2 * x + r.readBit() - short;
+        m += minDelta + x;
+        out[o++] = m / p;
+      }
+    } else {
+      while (o < end) {
+        let x = r.readBitsLong(width - 1);
+        if (x >= short) x = 2 * x + r.readBit() - short;
+        m += minDelta + x;
+        out[o++] = m / p;
+      }
+    }
+    return;
+  }
+  if (form === FORM_ZIGZAG) {
+    const k = r.readBits(6);
+    const rawWidth = r.readBits(6);
+    if (k > 53 || rawWidth > 53) throw corruptData('bad decimal parameters');
+    while (o < end) {
+      const z = readRice(r, k, rawWidth);
+      // z & 1 is the parity even above 2^32: ToInt32 keeps the low bit
+      m += (z & 1) === 0 ? z / 2 : -(z + 1) / 2;
+      out[o++] = m / p;
+    }
+    return;
+  }
+  if (form === FORM_OFFSET_RICE) {
+    const minDelta = readSigned(r);
+    const k = r.readBits(6);
+    const rawWidth = r.readBits(6);
+    if (k > 53 || rawWidth > 53) throw corruptData('bad decimal parameters');
+    while (o < end) {
+      m += minDelta + readRice(r, k, rawWidth);
+      out[o++] = m / p;
+    }
+    return;
+  }
+  throw corruptData(`unknown decimal form ${form}`);
+}
