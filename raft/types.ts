@@ -236,6 +236,8 @@ export type RaftErrorCode =
   | 'read_not_ready'
   /** a proposal was dropped or overwritten by a new leader before it committed */
   | 'dropped'
+  /** the node lost track of the proposal (a snapshot replaced its log): it may have applied */
+  | 'unknown_outcome'
   /** the runtime is stopped */
   | 'stopped'
   /** the log store found corrupt data it could not recover from */
@@ -481,6 +483,11 @@ export interface RaftRuntimeOptions {
   readonly keepEntries: number;
   /** Bound on pending propose()/read() promises; past it they reject with `overloaded`. */
   readonly maxPending: number;
+  /**
+   * Called once when the runtime stops on its own: the store failed (e.g. the simulated disk
+   * crashed) or the core broke an invariant (RaftInvariantViolation).
+   */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 /** The host loop's public face (implemented by RaftRuntime in raft/runtime.ts). */

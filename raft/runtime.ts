@@ -1,0 +1,317 @@
+import { applyConfChange, decodeConfChange } from './conf-change.js';
+import { RaftError } from './errors.js';
+import { RaftCore } from './raft.js';
+import type {
+  ConfChange,
+  ConfState,
+  Entry,
+  Index,
+  LogStore,
+  Message,
+  NodeId,
+  RaftErrorCode,
+  RaftHost,
+  RaftRuntimeOptions,
+  Ready,
+  RequestResult,
+  Snapshot,
+  Status,
+  Term,
+} from './types.js';
+
+interface PendingProposal {
+  readonly term: Term;
+  readonly conf: boolean;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: RaftError) => void;
+}
+
+interface PendingRead {
+  /** Set once the ReadIndex round completed. */
+  index: Index | null;
+  readonly resolve: () => void;
+  readonly reject: (error: RaftError) => void;
+}
+
+const MESSAGES: Record<RaftErrorCode, string> = {
+  not_leader: 'this node is not the Raft leader',
+  transferring: 'a leadership transfer is in progress',
+  overloaded: 'too many pending Raft requests',
+  conf_change_pending: 'another membership change is still pending',
+  invalid_conf_change: 'the membership change does not fit the current membership',
+  unknown_node: 'the node is not a member',
+  learner_behind: 'the learner has not caught up yet',
+  read_not_ready: 'the leader has not committed an entry of its term yet',
+  dropped: 'the proposal was overwritten by a new leader before it committed',
+  unknown_outcome: 'the proposal may or may not have been applied (a snapshot replaced the log)',
+  stopped: 'the Raft node is stopped',
+  corrupt_log: 'the Raft log is corrupt',
+};
+
+function raftError(code: RaftErrorCode, leader: NodeId | null): RaftError {
+  return new RaftError(code, MESSAGES[code], leader);
+}
+
+/**
+ * The thin host loop around RaftCore, the same in production and in the simulator: tick on a
+ * timer, feed messages, and for each Ready persist (with fsync), then send, then apply, then
+ * advance. One Ready is in progress at a time; messages that arrive meanwhile are stepped at once.
+ */
+export class RaftRuntime implements RaftHost {
+  readonly id: NodeId;
+  private readonly core: RaftCore;
+  private readonly opts: RaftRuntimeOptions;
+  private readonly store: LogStore;
+  private readonly proposals = new Map<Index, PendingProposal>();
+  private readonly reads = new Map<string, PendingRead>();
+  private readSeq = 0;
+  private applied: Index;
+  private conf: ConfState;
+  private leader: NodeId | null = null;
+  private lastSnapshotIndex: Index;
+  /** A state machine snapshot waiting until `keepEntries` more entries are applied. */
+  private nextSnapshot: Snapshot | null = null;
+  private timer: { cancel(): void } | null = null;
+  private processing = false;
+  private stopped = false;
+
+  constructor(options: RaftRuntimeOptions) {
+    this.opts = options;
+    this.id = options.config.id;
+    this.store = options.store;
+    const snap = this.store.snapshot();
+    // The state machine lives in memory: it restarts from the snapshot and replays the log.
+    if (snap.meta.index > 0) options.stateMachine.restore(snap);
+    this.applied = snap.meta.index;
+    this.lastSnapshotIndex = snap.meta.index;
+    this.conf = snap.meta.conf;
+    this.core = new RaftCore({ ...options.config, storage: this.store, applied: this.applied });
+  }
+
+  start(): void {
+    if (this.stopped || this.timer !== null) return;
+    this.scheduleTick();
+    this.kick();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timer?.cancel();
+    this.timer = null;
+    this.failAll('stopped');
+  }
+
+  isStopped(): boolean {
+    return this.stopped;
+  }
+
+  receive(message: Message): void {
+    if (this.stopped) return;
+    this.guard(() => this.core.step(message));
+    this.kick();
+  }
+
+  propose(data: Uint8Array): Promise<unknown> {
+    return this.submit(false, () => this.core.propose(data));
+  }
+
+  proposeConfChange(change: ConfChange): Promise<ConfState> {
+    return this.submit(true, () => this.core.proposeConfChange(change)) as Promise<ConfState>;
+  }
+
+  read(): Promise<void> {
+    if (this.stopped) return Promise.reject(raftError('stopped', this.leader));
+    if (this.reads.size >= this.opts.maxPending) {
+      return Promise.reject(raftError('overloaded', this.leader));
+    }
+    const ctx = `${this.id}:${++this.readSeq}`;
+    const result = this.core.readIndex(ctx);
+    if (!result.ok) return Promise.reject(raftError(result.code, result.leader));
+    const promise = new Promise<void>((resolve, reject) => {
+      this.reads.set(ctx, { index: null, resolve, reject });
+    });
+    this.kick();
+    return promise;
+  }
+
+  transferLeader(to: NodeId): RequestResult {
+    if (this.stopped) return { ok: false, code: 'stopped', leader: this.leader };
+    const result = this.core.transferLeader(to);
+    this.kick();
+    return result;
+  }
+
+  status(): Status {
+    return this.core.status();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private submit(conf: boolean, propose: () => ReturnType<RaftCore['propose']>): Promise<unknown> {
+    if (this.stopped) return Promise.reject(raftError('stopped', this.leader));
+    if (this.proposals.size >= this.opts.maxPending) {
+      return Promise.reject(raftError('overloaded', this.leader));
+    }
+    const result = propose();
+    if (!result.ok) return Promise.reject(raftError(result.code, result.leader));
+    const promise = new Promise<unknown>((resolve, reject) => {
+      this.proposals.set(result.index, { term: result.term, conf, resolve, reject });
+    });
+    this.kick();
+    return promise;
+  }
+
+  private scheduleTick(): void {
+    this.timer = this.opts.timers.setTimer(this.opts.tickMs, () => {
+      if (this.stopped) return;
+      this.guard(() => this.core.tick());
+      this.scheduleTick();
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.processing || this.stopped) return;
+    void this.processReadies();
+  }
+
+  private async processReadies(): Promise<void> {
+    this.processing = true;
+    try {
+      while (!this.stopped && this.core.hasReady()) {
+        const rd = this.core.ready();
+        await this.persist(rd);
+        if (this.stopped) return;
+        for (const m of rd.messages) this.opts.transport.send(m);
+        this.applyReady(rd);
+        this.core.advance(rd);
+        await this.maybeSnapshot();
+      }
+    } catch (e) {
+      this.fatal(e);
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private async persist(rd: Ready): Promise<void> {
+    if (rd.hardState === null && rd.entries.length === 0 && rd.snapshot === null) return;
+    // The planted no-vote-fsync bug: a vote change is written but not made durable.
+    const skipVoteSync = rd.voteChanged && this.opts.config.bugs.has('no-vote-fsync');
+    await this.store.save(
+      { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
+      { syncHardState: !skipVoteSync },
+    );
+  }
+
+  private applyReady(rd: Ready): void {
+    const sm = this.opts.stateMachine;
+    if (rd.softState !== null) {
+      this.leader = rd.softState.leader;
+      // Read rounds not yet confirmed died with the leadership.
+      if (rd.softState.role !== 'leader') {
+        for (const [ctx, r] of this.reads) {
+          if (r.index === null) {
+            this.reads.delete(ctx);
+            r.reject(raftError('not_leader', this.leader));
+          }
+        }
+      }
+    }
+    if (rd.snapshot !== null) {
+      sm.restore(rd.snapshot);
+      this.applied = rd.snapshot.meta.index;
+      this.lastSnapshotIndex = rd.snapshot.meta.index;
+      this.conf = rd.snapshot.meta.conf;
+      this.nextSnapshot = null;
+      for (const [index, p] of this.proposals) {
+        if (index <= this.applied) {
+          this.proposals.delete(index);
+          p.reject(raftError('unknown_outcome', this.leader));
+        }
+      }
+    }
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const r = this.reads.get(rs.ctx);
+      if (r !== undefined) r.index = rs.index;
+    }
+    this.releaseReads();
+  }
+
+  private applyEntry(e: Entry): void {
+    const sm = this.opts.stateMachine;
+    let result: unknown;
+    if (e.type === 'conf') {
+      const change = decodeConfChange(e.data);
+      this.conf = applyConfChange(this.conf, change);
+      sm.applyConfChange?.(change, e, this.conf);
+      result = this.conf;
+    } else if (e.data.length > 0) {
+      result = sm.apply(e);
+    }
+    this.applied = e.index;
+    const p = this.proposals.get(e.index);
+    if (p !== undefined) {
+      this.proposals.delete(e.index);
+      // Another term at our index: a new leader overwrote the proposal before it committed.
+      if (p.term === e.term) p.resolve(result);
+      else p.reject(raftError('dropped', this.leader));
+    }
+  }
+
+  private releaseReads(): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index !== null && r.index <= this.applied) {
+        this.reads.delete(ctx);
+        r.resolve();
+      }
+    }
+  }
+
+  /**
+   * Snapshots the state machine every `snapshotEvery` entries; the snapshot is installed (and
+   * the log compacted) only `keepEntries` entries later, so followers a little behind still
+   * catch up from the log.
+   */
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.opts.snapshotEvery;
+    if (every <= 0) return;
+    if (this.nextSnapshot === null && this.applied - this.lastSnapshotIndex >= every) {
+      const term = this.store.term(this.applied);
+      if (term === null) return;
+      this.nextSnapshot = {
+        meta: { index: this.applied, term, conf: this.conf },
+        data: this.opts.stateMachine.snapshot(),
+      };
+    }
+    const next = this.nextSnapshot;
+    if (next !== null && this.applied >= next.meta.index + this.opts.keepEntries) {
+      this.nextSnapshot = null;
+      this.lastSnapshotIndex = next.meta.index;
+      await this.store.compact(next);
+    }
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (e) {
+      this.fatal(e);
+    }
+  }
+
+  private fatal(error: unknown): void {
+    if (this.stopped) return;
+    this.stop();
+    this.opts.onFatal?.(error);
+  }
+
+  private failAll(code: RaftErrorCode): void {
+    for (const p of this.proposals.values()) p.reject(raftError(code, this.leader));
+    for (const r of this.reads.values()) r.reject(raftError(code, this.leader));
+    this.proposals.clear();
+    this.reads.clear();
+  }
+}
