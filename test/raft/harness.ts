@@ -20,7 +20,8 @@ import {
  * FIFO order, unless a filter drops or holds them.
  */
 export interface TestNode {
-  readonly core: RaftCore;
+  core: RaftCore;
+  readonly config: RaftConfig;
   readonly store: MemoryLogStore;
   /** Committed entries applied, in order (including no-ops and conf entries). */
   readonly applied: Entry[];
@@ -86,7 +87,21 @@ export function makeNode(
     applied: snapshot.meta.index,
     bugs: new Set(options.bugs ?? []),
   };
-  return { core: new RaftCore(config), store, applied: [], readStates: [], snapshotsApplied: 0 };
+  return {
+    core: new RaftCore(config),
+    config,
+    store,
+    applied: [],
+    readStates: [],
+    snapshotsApplied: 0,
+  };
+}
+
+/** A crash and restart: a new core from what the store persisted; the state machine replays. */
+export function restart(n: TestNode): void {
+  const applied = n.store.snapshot().meta.index;
+  n.applied.length = 0;
+  n.core = new RaftCore({ ...n.config, applied });
 }
 
 /** Persists, applies and advances every pending Ready of `node`; returns the messages. */
@@ -105,7 +120,8 @@ export function drain(node: TestNode): Message[] {
   return out;
 }
 
-export type Filter = (m: Message) => 'deliver' | 'drop';
+/** Decides each message's fate: deliver it (possibly changed) or drop it (null). */
+export type Filter = (m: Message) => Message | null;
 
 export class Network {
   readonly nodes = new Map<NodeId, TestNode>();
@@ -152,9 +168,10 @@ export class Network {
     const queue = [...msgs];
     for (let steps = 0; queue.length > 0; steps++) {
       if (steps > 100_000) throw new Error('network: message storm');
-      const m = queue.shift()!;
-      if (this.cut.has(`${m.from}>${m.to}`)) continue;
-      if (this.filter !== null && this.filter(m) === 'drop') continue;
+      const sent = queue.shift()!;
+      if (this.cut.has(`${sent.from}>${sent.to}`)) continue;
+      const m = this.filter === null ? sent : this.filter(sent);
+      if (m === null) continue;
       const target = this.nodes.get(m.to);
       if (target === undefined) continue;
       this.delivered.push(m);
@@ -168,6 +185,10 @@ export class Network {
     const msgs: Message[] = [];
     for (const n of this.nodes.values()) msgs.push(...drain(n));
     this.deliver(msgs);
+  }
+
+  restart(id: NodeId): void {
+    restart(this.node(id));
   }
 
   campaign(id: NodeId): void {
