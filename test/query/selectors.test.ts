@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CountError } from '../../src/model/errors.js';
 import type { Selector } from '../../src/model/selector.js';
@@ -118,5 +119,66 @@ describe('matchesLabels', () => {
 
   it('matches non-ASCII values by code point', () => {
     expect(matchesLabels(s('{a=~"."}'), key('m{a="😀"}'))).toBe(true);
+  });
+});
+
+describe('properties', () => {
+  it('random junk throws nothing but invalid_selector', () => {
+    const near = fc
+      .array(
+        fc.constantFrom(
+          'c',
+          'a',
+          '_',
+          '{',
+          '}',
+          '"',
+          '=',
+          '!',
+          '~',
+          ',',
+          '\\',
+          ' ',
+          '.',
+          '*',
+          '(',
+          '[',
+        ),
+        { maxLength: 24 },
+      )
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.oneof(near, fc.string({ maxLength: 30 })), (t) => {
+        try {
+          parseSelector(t);
+        } catch (e) {
+          expect(e).toBeInstanceOf(CountError);
+          expect((e as CountError).code).toBe('invalid_selector');
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('parseSelector(formatSelector(s)) == s', () => {
+    const matcher = fc.record({
+      name: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,6}$/),
+      op: fc.constantFrom('=' as const, '!=' as const, '=~' as const, '!~' as const),
+      value: fc
+        .string({ maxLength: 10 })
+        .filter((v) => !/[\u0000-\u001f\u007f\ud800-\udfff]/u.test(v)),
+    });
+    fc.assert(
+      fc.property(fc.array(matcher, { minLength: 1, maxLength: 4 }), (ms) => {
+        let valid: Selector;
+        try {
+          valid = validateSelector(ms);
+        } catch {
+          return; // regex that does not compile, or nothing selective
+        }
+        expect(parseSelector(formatSelector(valid))).toEqual(valid);
+      }),
+      { numRuns: 1000 },
+    );
   });
 });
