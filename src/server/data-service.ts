@@ -47,7 +47,12 @@ export interface DataService {
    */
   write(batch: PointBatch, consistency: Consistency): Promise<WriteOutcome>;
   /** Points of one canonical series with start <= t < end. */
-  readRange(series: string, start: number, end: number, consistency: Consistency): Promise<RangeRead>;
+  readRange(
+    series: string,
+    start: number,
+    end: number,
+    consistency: Consistency,
+  ): Promise<RangeRead>;
   query(request: QueryRequest, consistency: Consistency): Promise<QueryOutcome>;
   /** Writes the memory head out to blocks now. */
   flush(): Promise<void>;

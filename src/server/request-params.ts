@@ -65,19 +65,6 @@ function parseTime(text: string | undefined, field: string): number {
   return t;
 }
 
-/** `q` for percentile: a number in [0, 1]. */
-export function parseQuantile(text: string | undefined): number {
-  const q = text === undefined || text === '' ? Number.NaN : Number(text);
-  if (!(q >= 0 && q <= 1)) {
-    throw new CountError(
-      'invalid_parameter',
-      `q must be a number from 0 to 1 for fn=percentile, got ${JSON.stringify(text ?? null)}`,
-      { field: 'q' },
-    );
-  }
-  return q;
-}
-
 /** A JSON request body (already size-limited and gzip-decoded). */
 export function parseJsonBody(body: Buffer | undefined): unknown {
   if (body === undefined || body.length === 0) {
