@@ -53,9 +53,10 @@ export interface RiceChoice {
 }
 
 /**
- * The parameter with the fewest total bits for values[0..count) (each < 2^rawWidth). The cost
- * is convex in k in practice, so a walk from the estimate log2(mean) finds the minimum in a
- * few passes instead of trying all of 0..rawWidth.
+ * The parameter with the fewest total bits for values[0..count) (each < 2^rawWidth). Tries k
+ * around two guesses, log2 of the mean and the mean bit length (which outliers do not drag
+ * up), then walks downhill from the best while the cost keeps falling: a few passes instead
+ * of trying all of 0..rawWidth.
  */
 export function bestRiceParameter(
   values: Float64Array,
@@ -64,22 +65,40 @@ export function bestRiceParameter(
 ): RiceChoice {
   if (count === 0) return { k: 0, bits: 0 };
   let sum = 0;
-  for (let i = 0; i < count; i++) sum += values[i];
+  let lengths = 0;
+  for (let i = 0; i < count; i++) {
+    const v = values[i];
+    sum += v;
+    lengths += v < 4294967296 ? 32 - Math.clz32(v) : 33;
+  }
   const mean = sum / count;
   const maxK = Math.min(rawWidth, 53);
-  let k = Math.min(maxK, mean < 1 ? 0 : Math.floor(Math.log2(mean)));
+  const byMean = mean < 1 ? 0 : Math.floor(Math.log2(mean));
+  const byLength = Math.floor(lengths / count);
+  let lo = Math.max(0, Math.min(byMean, byLength) - 2);
+  let hi = Math.min(maxK, Math.max(byMean, byLength) + 2);
+  let k = lo;
   let bits = riceCost(values, count, k, rawWidth);
-  while (k > 0) {
+  for (let c = lo + 1; c <= hi; c++) {
+    const b = riceCost(values, count, c, rawWidth);
+    if (b < bits) {
+      k = c;
+      bits = b;
+    }
+  }
+  while (k === lo && k > 0) {
     const lower = riceCost(values, count, k - 1, rawWidth);
     if (lower > bits) break;
     k--;
     bits = lower;
+    lo--;
   }
-  while (k < maxK) {
+  while (k === hi && k < maxK) {
     const higher = riceCost(values, count, k + 1, rawWidth);
     if (higher >= bits) break;
     k++;
     bits = higher;
+    hi++;
   }
   return { k, bits };
 }
