@@ -530,7 +530,7 @@ describe('Wal crash recovery (property)', () => {
           fc.integer(),
           async (ops, turns, seed) => crashRecovery(mode, ops, turns, seed),
         ),
-        { numRuns: 400 },
+        { numRuns: 400, timeout: 5000 },
       );
     });
   }
