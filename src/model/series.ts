@@ -22,6 +22,11 @@ export interface SeriesKey {
 
 export const MAX_SERIES_KEY_BYTES = 256;
 
+/** A metric name: the characters a series key's name may use. */
+export const METRIC_NAME_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+/** The shape of a label name (series keys also refuse names starting with `__`). */
+export const LABEL_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 /** Raw text longer than this is refused before parsing, bounding the work spent on junk. */
 const MAX_SERIES_TEXT_CHARS = 4096;
 

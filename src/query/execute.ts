@@ -1,16 +1,16 @@
 import { CountError, isCountError } from '../model/errors.js';
 import type { Samples } from '../model/point.js';
 import { NAME_LABEL, type Selector } from '../model/selector.js';
-import { parseSeriesKey } from '../model/series.js';
+import { LABEL_NAME_PATTERN, parseSeriesKey } from '../model/series.js';
 import {
   type AggregateFn,
   aggregate,
   type Bucket,
-  checkRange,
   parseAggregateFn,
   parseQuantile,
   parseStep,
 } from './aggregate.js';
+import { checkRange } from './buckets.js';
 import { labelValue, parseSelector, validateSelector } from './selectors.js';
 
 /**
@@ -61,7 +61,6 @@ const BODY_FIELDS: ReadonlySet<string> = new Set([
   'step',
   'groupBy',
 ]);
-const LABEL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function invalidQuery(message: string, field?: string, details?: Record<string, unknown>) {
   return new CountError('invalid_query', message, { field, details });
@@ -85,7 +84,7 @@ function checkGroupBy(groupBy: unknown): string[] {
   for (const name of groupBy as unknown[]) {
     if (
       typeof name !== 'string' ||
-      !LABEL_NAME_RE.test(name) ||
+      !LABEL_NAME_PATTERN.test(name) ||
       (name.startsWith('__') && name !== NAME_LABEL)
     ) {
       throw invalidParameter(

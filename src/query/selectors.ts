@@ -1,6 +1,11 @@
 import { CountError } from '../model/errors.js';
 import { type LabelMatcher, type MatchOp, NAME_LABEL, type Selector } from '../model/selector.js';
-import { type SeriesKey, scanQuoted } from '../model/series.js';
+import {
+  LABEL_NAME_PATTERN,
+  METRIC_NAME_PATTERN,
+  type SeriesKey,
+  scanQuoted,
+} from '../model/series.js';
 
 /**
  * Selectors (DESIGN.md): `cpu.usage_user`, `cpu.usage_user{host="h1"}`,
@@ -17,8 +22,6 @@ export const MAX_SELECTOR_CHARS = 16 * 1024;
 export const MAX_MATCHERS = 64;
 
 const OPS: ReadonlySet<string> = new Set<MatchOp>(['=', '!=', '=~', '!~']);
-const NAME_RE = /^[A-Za-z0-9_.:-]+$/;
-const LABEL_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export type ValuePredicate = (value: string) => boolean;
 
@@ -100,7 +103,7 @@ export function validateSelector(selector: unknown, field = 'selector'): Selecto
   for (const m of selector as unknown[]) {
     if (typeof m !== 'object' || m === null) throw fail(field, 'a matcher must be an object');
     const { name, op, value } = m as Record<string, unknown>;
-    if (typeof name !== 'string' || !LABEL_NAME_RE.test(name)) {
+    if (typeof name !== 'string' || !LABEL_NAME_PATTERN.test(name)) {
       throw fail(field, `invalid label name ${JSON.stringify(name)}`);
     }
     if (typeof op !== 'string' || !OPS.has(op)) {
@@ -204,7 +207,7 @@ function skipSpace(text: string, i: number): number {
 }
 
 function isNameChar(c: number): boolean {
-  return c < 128 && NAME_RE.test(String.fromCharCode(c));
+  return c < 128 && METRIC_NAME_PATTERN.test(String.fromCharCode(c));
 }
 
 function isLabelChar(c: number, first: boolean): boolean {

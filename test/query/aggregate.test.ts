@@ -7,16 +7,11 @@ import {
   type AggregateFn,
   aggregate,
   type Bucket,
-  finishPartial,
-  isMergeable,
-  MAX_BUCKETS,
-  type MergeableFn,
-  mergePartials,
   parseAggregateFn,
   parseQuantile,
   parseStep,
-  partialAggregate,
 } from '../../src/query/aggregate.js';
+import { MAX_BUCKETS } from '../../src/query/buckets.js';
 
 const samples = (pts: [number, number][]): Samples => {
   const sorted = [...pts].sort((a, b) => a[0] - b[0]);
@@ -297,47 +292,5 @@ describe('aggregate', () => {
       ),
       { numRuns: 800 },
     );
-  });
-});
-
-describe('partial aggregates', () => {
-  it('merging partials of a split equals aggregating the whole', () => {
-    const mergeable = AGGREGATE_FNS.filter(isMergeable) as MergeableFn[];
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc.tuple(
-            fc.integer({ min: 0, max: 99 }),
-            fc.oneof(fc.double({ min: -1e3, max: 1e3, noNaN: true }), fc.constant(Number.NaN)),
-            fc.boolean(),
-          ),
-          { maxLength: 80 },
-        ),
-        fc.constantFrom(...mergeable),
-        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
-        (pts, fn, step) => {
-          const left = samples(pts.filter((p) => p[2]).map((p) => [p[0], p[1]]));
-          const right = samples(pts.filter((p) => !p[2]).map((p) => [p[0], p[1]]));
-          const opts = { fn, start: 0, end: 100, step };
-          const merged = finishPartial(
-            mergePartials(partialAggregate([left], opts), partialAggregate([right], opts)),
-          );
-          expectClose(merged, aggregate([left, right], opts), 1e3 * 80);
-        },
-      ),
-      { numRuns: 800 },
-    );
-  });
-
-  it('refuses median and percentile, and mismatched grids', () => {
-    const s = [values([1])];
-    expectCode(
-      () => partialAggregate(s, { fn: 'median', start: 0, end: 1 }),
-      'invalid_query',
-      'fn',
-    );
-    const a = partialAggregate(s, { fn: 'sum', start: 0, end: 10, step: 5 });
-    const b = partialAggregate(s, { fn: 'sum', start: 0, end: 10, step: 2 });
-    expect(() => mergePartials(a, b)).toThrow(/different functions or bucket grids/);
   });
 });
