@@ -5,12 +5,13 @@ import type { PointBatch } from '../model/batch.js';
 import { CountError } from '../model/errors.js';
 import { EMPTY_SAMPLES, type Samples } from '../model/point.js';
 import type { Selector } from '../model/selector.js';
+import { isCanonical } from '../model/series.js';
 import { mergeSamples } from '../query/merge.js';
 import { Block } from './block-reader.js';
 import { BlockWriter } from './block-writer.js';
 import { loadLatestCheckpoint, removeCheckpointsBefore, writeCheckpoint } from './checkpoint.js';
 import { planCompaction, writeMergedBlock } from './compaction.js';
-import { Head, partsToSamples, readParts, type SeriesParts } from './head.js';
+import { Head, type HeadSeries, partsToSamples, readParts, type SeriesParts } from './head.js';
 import { blocksPastRetention } from './retention.js';
 import { lowerBound } from './samples-range.js';
 import { SeriesIndex } from './series-index.js';
@@ -127,6 +128,9 @@ export interface StorageEngine {
 
 export const BLOCKS_DIR = 'blocks';
 export const WAL_DIR = 'wal';
+const TMP_SUFFIX = '.tmp';
+/** A block is renamed to this first when removed, so a crash mid-removal leaves no half block. */
+const DELETING_SUFFIX = '.del';
 /** Past this share of the memory limit, maintenance writes the whole head out. */
 const MEMORY_PRESSURE_SHARE = 0.6;
 /** Windows a head cut writes at once (each an open block writer); more take several passes. */
@@ -201,9 +205,11 @@ export async function openEngine(
   let removedUnfinished = false;
   for (const name of await vfs.list(BLOCKS_DIR)) {
     const dir = joinPath(BLOCKS_DIR, name);
-    const block = name.endsWith('.tmp') ? undefined : await Block.open(vfs, dir);
+    const leftover = name.endsWith(TMP_SUFFIX) || name.endsWith(DELETING_SUFFIX);
+    const block = leftover ? undefined : await Block.open(vfs, dir);
     if (block === undefined) {
-      // A block directory without a complete meta is a write that never finished.
+      // A block directory without a complete meta is a write that never finished; one being
+      // deleted was already out of the live set.
       await vfs.remove(dir);
       removedUnfinished = true;
     } else {
@@ -343,7 +349,13 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     }
     let newSeriesBytes = 0;
     for (const key of batch.series) {
-      if (this.head.get(key) === undefined) newSeriesBytes += this.head.newSeriesBytes(key);
+      if (this.head.get(key) !== undefined) continue;
+      if (!isCanonical(key)) {
+        throw new CountError('invalid_series', `series key is not canonical: ${key}`, {
+          field: 'series',
+        });
+      }
+      newSeriesBytes += this.head.newSeriesBytes(key);
     }
     const used = this.head.bytes + this.pendingBytes;
     // Upper estimate of what the batch adds: raw columns plus their compressed copy when a chunk
@@ -364,15 +376,20 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     const appended = this.wal.append(
       encodeSamplesRecord(batch.series, batch.seriesIndex, ts, batch.values, n),
     );
-    const series = batch.series.map((key) => {
-      const existing = this.head.get(key);
-      if (existing !== undefined) return existing;
-      this.index.add(key);
-      return this.head.getOrCreate(key);
-    });
     const si = batch.seriesIndex;
     const vs = batch.values;
-    for (let i = 0; i < n; i++) this.head.append(series[si[i]], ts[i], vs[i]);
+    const series: Array<HeadSeries | undefined> = new Array(batch.series.length);
+    for (let i = 0; i < n; i++) {
+      let s = series[si[i]];
+      if (s === undefined) {
+        // Series are created on their first point, so a key without points creates nothing.
+        const key = batch.series[si[i]];
+        s = this.head.getOrCreate(key);
+        this.index.add(key);
+        series[si[i]] = s;
+      }
+      this.head.append(s, ts[i], vs[i]);
+    }
     if (batchMax > this.highWatermark) this.highWatermark = batchMax;
     if (this.cutDue() !== undefined || this.underMemoryPressure()) this.scheduleSoon();
     await appended;
@@ -671,10 +688,8 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       }
     } catch (e) {
       // Nothing was published: drop what this attempt finished, keep the cut for a retry.
-      for (const b of written) {
-        b.retire();
-        await this.env.vfs.remove(b.dir).catch(() => undefined);
-      }
+      for (const b of written) b.retire();
+      await this.removeBlockDirs(written).catch(() => undefined);
       throw e;
     }
     // Publish: the blocks replace the pending cut in one synchronous step.
@@ -758,8 +773,15 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.countBlockSeries(b, -1);
       b.retire();
     }
-    for (const b of victims) await this.env.vfs.remove(b.dir);
-    await this.env.vfs.syncDir(BLOCKS_DIR);
+    await this.removeBlockDirs(victims);
+  }
+
+  /** Renames the directories out of the live set (durably), then deletes them. */
+  private async removeBlockDirs(victims: readonly Block[]): Promise<void> {
+    const vfs = this.env.vfs;
+    for (const b of victims) await vfs.rename(b.dir, `${b.dir}${DELETING_SUFFIX}`);
+    await vfs.syncDir(BLOCKS_DIR);
+    for (const b of victims) await vfs.remove(`${b.dir}${DELETING_SUFFIX}`);
   }
 
   /** Drops tombstones no block or pending cut they hide still needs, durably. */
