@@ -466,7 +466,14 @@ export class Wal {
     const start = this.env.monotonic();
     await file.sync();
     this.dirty = false;
-    this.options.onFsync?.(this.env.monotonic() - start);
+    const onFsync = this.options.onFsync;
+    if (onFsync !== undefined) {
+      try {
+        onFsync(this.env.monotonic() - start);
+      } catch {
+        // A broken metrics hook must not fail durable writes (it would poison the WAL).
+      }
+    }
   }
 
   private async closeOpen(): Promise<void> {

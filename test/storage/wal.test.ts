@@ -200,6 +200,17 @@ describe('Wal basics', () => {
     expect(latencies.length).toBe(2);
     expect(latencies.every((ms) => ms >= 0)).toBe(true);
   });
+
+  it('a throwing onFsync hook does not fail appends', async () => {
+    const { wal } = await openWal(new MemoryVfs(), 'batch', {
+      onFsync: () => {
+        throw new Error('metrics broke');
+      },
+    });
+    await wal.append(payloadFor(1, 10));
+    await wal.append(payloadFor(2, 10));
+    await wal.close();
+  });
 });
 
 describe('Wal durability modes', () => {
