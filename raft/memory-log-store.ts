@@ -108,6 +108,7 @@ export class MemoryLogStore implements LogStore {
     if (snapshot.meta.index <= this.snap.meta.index) return;
     this.snap = snapshot;
     this.ents = [];
+    this.hard = hardStateCovering(this.hard, snapshot);
   }
 
   /** Appends, dropping any entries at or after the first new index (a conflicting suffix). */
@@ -140,4 +141,15 @@ export class MemoryLogStore implements LogStore {
     this.ents = this.ents.slice(index - this.snap.meta.index);
     this.snap = snapshot;
   }
+}
+
+/** A hard state no older than a snapshot: its term and commit point are known to be reached. */
+export function hardStateCovering(hs: HardState, snapshot: Snapshot): HardState {
+  const { index, term } = snapshot.meta;
+  if (hs.term >= term && hs.commit >= index) return hs;
+  return {
+    term: Math.max(hs.term, term),
+    vote: term > hs.term ? null : hs.vote,
+    commit: Math.max(hs.commit, index),
+  };
 }

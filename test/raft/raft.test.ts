@@ -450,7 +450,9 @@ describe('invariants are asserted', () => {
     );
     const log = new RaftLog(n.store, 3, 1);
     const entry = { index: 3, term: 3, type: 'normal' as const, data: new Uint8Array(0) };
-    expect(() => log.maybeAppend(2, 2, 3, [entry])).toThrow(/entry 3 conflicts with committed entry/);
+    expect(() => log.maybeAppend(2, 2, 3, [entry])).toThrow(
+      /entry 3 conflicts with committed entry/,
+    );
     expect(() => log.append([entry])).toThrow(/truncating committed entry/);
     expect(() => log.commitTo(9)).toThrow(/beyond the last index/);
   });
