@@ -9,6 +9,12 @@ import { CountError } from '../model/errors.js';
 
 const TWO_POW_32 = 2 ** 32;
 
+const POW2: Float64Array = (() => {
+  const p = new Float64Array(54);
+  for (let i = 0; i < 54; i++) p[i] = 2 ** i;
+  return p;
+})();
+
 /** Upper bound on one writer's buffer: far above any chunk (see MAX_CHUNK_POINTS). */
 export const MAX_WRITER_BYTES = 256 * 1024 * 1024;
 
@@ -150,16 +156,18 @@ export class BitReader {
 
   /** Reads n bits (0 <= n <= 32) as an unsigned integer. */
   readBits(n: number): number {
-    if (n > 24) {
-      const hi = this.readBits(n - 16);
-      return hi * 65536 + this.readBits(16);
+    if (this.cacheBits < n) {
+      if (n > 24) {
+        const hi = this.readBits(n - 16);
+        return hi * 65536 + this.readBits(16);
+      }
+      this.refill();
     }
-    if (this.cacheBits < n) this.refill();
     if (n === 0) return 0;
-    const v = this.cache >>> (32 - n);
-    this.cache <<= n;
+    const c = this.cache;
+    this.cache = n === 32 ? 0 : c << n;
     this.cacheBits -= n;
-    return v;
+    return c >>> (32 - n);
   }
 
   readBit(): number {
@@ -204,6 +212,26 @@ export class BitReader {
       count += zeros;
       this.skip(zeros);
     }
+  }
+
+  /**
+   * Reads a Rice code with parameter k (see rice.ts): q zero bits, a one, k low bits; or, after
+   * `escapeAfter` zeros, the value raw in rawWidth bits. The common case is one clz32 on the cache.
+   */
+  readRice(k: number, escapeAfter: number, rawWidth: number): number {
+    if (this.cacheBits <= 24) this.refill();
+    const c = this.cache;
+    const q = Math.clz32(c);
+    const used = q + 1 + k;
+    if (q < escapeAfter && used <= this.cacheBits) {
+      this.cache = used === 32 ? 0 : c << used;
+      this.cacheBits -= used;
+      // k >= 1 here means q + 1 <= 31, so the shift below is in range
+      return k === 0 ? q : q * POW2[k] + ((c << (q + 1)) >>> (32 - k));
+    }
+    const zeros = this.readZeroRun(escapeAfter);
+    if (zeros === escapeAfter) return this.readBitsLong(rawWidth);
+    return zeros * POW2[k] + this.readBitsLong(k);
   }
 
   /** Throws unless the stream was consumed up to its last byte, whose padding is zero. */

@@ -1,11 +1,11 @@
 import { assert } from '../model/assert.js';
 import { MAX_TIMESTAMP_EXCLUSIVE, type Samples } from '../model/point.js';
 import { BitReader, BitWriter, corruptData } from './bit-io.js';
-import { decimalScale, decodeDecimal, encodeDecimal } from './decimal.js';
+import { decodeDecimal, encodeDecimal, planDecimal } from './decimal.js';
 import { MAX_CHUNK_POINTS } from './limits.js';
 import { decodeRuns, encodeRuns, measureRuns } from './runs.js';
 import { decodeTimestamps, encodeTimestamps } from './timestamps.js';
-import { decodeXor, encodeXor } from './xor.js';
+import { decodeXor, encodeXor, measureXor } from './xor.js';
 
 /**
  * The chunk: a self-contained compressed run of one series' points, the unit blocks store.
@@ -36,10 +36,7 @@ interface FullHeader extends ChunkHeader {
   codec: number;
 }
 
-const main = new BitWriter(4096);
-const xorStream = new BitWriter(4096);
-const decimalStream = new BitWriter(4096);
-const runsStream = new BitWriter(4096);
+const writer = new BitWriter(4096);
 const reader = new BitReader();
 
 /**
@@ -61,57 +58,41 @@ export function encodeChunk(
   assert(count >= 1 && count <= MAX_CHUNK_POINTS, `encodeChunk: ${count} points`);
   const minTime = timestamps[start];
   const maxTime = timestamps[end - 1];
-  main.reset();
-  main.writeBits(CHUNK_FORMAT_VERSION << 4, 8);
-  main.writeVarUint(count);
-  main.writeVarUint(minTime);
-  main.writeVarUint(maxTime - minTime);
-  encodeTimestamps(main, timestamps, start, end);
-
-  const codec = encodeValues(values, start, end);
-  main.append(
-    codec === VALUE_CODECS.xor
-      ? xorStream
-      : codec === VALUE_CODECS.decimal
-        ? decimalStream
-        : runsStream,
-  );
-  main.patchByte(0, (CHUNK_FORMAT_VERSION << 4) | codec);
-  return main.toBytes();
+  const w = writer;
+  w.reset();
+  w.writeBits(CHUNK_FORMAT_VERSION << 4, 8); // codec filled in below
+  w.writeVarUint(count);
+  w.writeVarUint(minTime);
+  w.writeVarUint(maxTime - minTime);
+  encodeTimestamps(w, timestamps, start, end);
+  const codec = encodeValues(w, values, start, end);
+  w.patchByte(0, (CHUNK_FORMAT_VERSION << 4) | codec);
+  return w.toBytes();
 }
 
-/** Encodes the values with every codec that applies; returns the one with the fewest bits. */
-function encodeValues(values: Float64Array, start: number, end: number): number {
+/**
+ * Sizes the values under every codec that applies, writes the smallest and returns its id.
+ * A constant always takes the run form; on a tie decimal wins over XOR (it decodes faster).
+ */
+function encodeValues(w: BitWriter, values: Float64Array, start: number, end: number): number {
   const runs = measureRuns(values, start, end);
-  runsStream.reset();
   if (runs.runs === 1) {
-    // A constant: nothing is smaller than one run.
-    encodeRuns(runsStream, values, start, end);
+    encodeRuns(w, values, start, end);
     return VALUE_CODECS.runs;
   }
-  let best: number = VALUE_CODECS.xor;
-  let bestBits = Number.POSITIVE_INFINITY;
-  const scale = decimalScale(values, start, end);
-  decimalStream.reset();
-  if (scale >= 0) {
-    encodeDecimal(decimalStream, values, start, end, scale);
-    best = VALUE_CODECS.decimal;
-    bestBits = decimalStream.bitLength;
+  const decimal = planDecimal(values, start, end);
+  const decimalBits = decimal === null ? Number.POSITIVE_INFINITY : decimal.bits;
+  const xorBits = measureXor(values, start, end, Math.min(decimalBits, runs.bits));
+  if (runs.bits < decimalBits && runs.bits < xorBits) {
+    encodeRuns(w, values, start, end);
+    return VALUE_CODECS.runs;
   }
-  xorStream.reset();
-  // XOR spends at least one bit per point after the first: skip it when that already loses.
-  if (64 + (end - start - 1) < bestBits) {
-    encodeXor(xorStream, values, start, end);
-    if (xorStream.bitLength < bestBits) {
-      best = VALUE_CODECS.xor;
-      bestBits = xorStream.bitLength;
-    }
+  if (decimal !== null && decimalBits <= xorBits) {
+    encodeDecimal(w, values, start, end, decimal);
+    return VALUE_CODECS.decimal;
   }
-  if (runs.bits < bestBits) {
-    encodeRuns(runsStream, values, start, end);
-    best = VALUE_CODECS.runs;
-  }
-  return best;
+  encodeXor(w, values, start, end);
+  return VALUE_CODECS.xor;
 }
 
 function readHeader(r: BitReader, bytes: Uint8Array): FullHeader {

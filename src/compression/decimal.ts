@@ -82,20 +82,45 @@ function packedCost(values: Float64Array, count: number, range: number): number 
   return bits;
 }
 
-/** Writes values[start..end) at a scale decimalScale() accepted. */
-export function encodeDecimal(
-  w: BitWriter,
-  values: Float64Array,
-  start: number,
-  end: number,
-  scale: number,
-): void {
+/** How encodeDecimal will write a chunk's values, and the exact size of that stream. */
+export interface DecimalPlan {
+  scale: number;
+  form: number;
+  /** Smallest delta (offset forms). */
+  minDelta: number;
+  /** Rice parameter and escape width (Rice forms). */
+  k: number;
+  rawWidth: number;
+  /** max delta - min delta + 1 (packed form). */
+  range: number;
+  bits: number;
+}
+
+function signedBits(v: number): number {
+  return 1 + 6 + bitLength(Math.abs(v));
+}
+
+/**
+ * Plans the decimal stream of values[start..end): null unless every value is a short decimal
+ * (see decimalScale), else the cheapest form with its parameters and total bits.
+ */
+export function planDecimal(values: Float64Array, start: number, end: number): DecimalPlan | null {
+  const scale = decimalScale(values, start, end);
+  if (scale < 0) return null;
   const n = end - start;
   const p = POW10[scale];
-  let prev = Math.round(values[start] * p);
-  w.writeBits(scale, 5);
-  writeSigned(w, prev + 0);
-  if (n === 1) return;
+  let prev = Math.round(values[start] * p) + 0;
+  const head = 5 + signedBits(prev);
+  const plan: DecimalPlan = {
+    scale,
+    form: FORM_ZIGZAG,
+    minDelta: 0,
+    k: 0,
+    rawWidth: 0,
+    range: 1,
+    bits: head,
+  };
+  if (n === 1) return plan;
   ensureScratch(n);
   let minDelta = Number.POSITIVE_INFINITY;
   let maxDelta = Number.NEGATIVE_INFINITY;
@@ -118,29 +143,63 @@ export function encodeDecimal(
   const offsetWidth = bitLength(range - 1);
   const zigzag = bestRiceParameter(codes, count, codeWidth);
   const offsetRice = bestRiceParameter(offsets, count, offsetWidth);
-  const packedBits = packedCost(offsets, count, range);
-
-  if (packedBits <= zigzag.bits && packedBits <= offsetRice.bits) {
-    w.writeBits(FORM_OFFSET_PACKED, 2);
-    writeSigned(w, minDelta + 0);
-    w.writeVarUint(range - 1);
-    const short = 2 ** offsetWidth - range;
-    for (let i = 0; i < count; i++) {
-      const x = offsets[i];
-      if (x < short) w.writeBitsLong(x, offsetWidth - 1);
-      else w.writeBitsLong(x + short, offsetWidth);
-    }
-  } else if (zigzag.bits <= offsetRice.bits) {
-    w.writeBits(FORM_ZIGZAG, 2);
-    w.writeBits(zigzag.k, 6);
-    w.writeBits(codeWidth, 6);
-    for (let i = 0; i < count; i++) writeRice(w, codes[i], zigzag.k, codeWidth);
+  const zigzagBits = 2 + 12 + zigzag.bits;
+  const offsetRiceBits = 2 + signedBits(minDelta) + 12 + offsetRice.bits;
+  const packedBits = 2 + signedBits(minDelta) + 6 + offsetWidth + packedCost(offsets, count, range);
+  plan.minDelta = minDelta + 0;
+  plan.range = range;
+  if (packedBits <= zigzagBits && packedBits <= offsetRiceBits) {
+    plan.form = FORM_OFFSET_PACKED;
+    plan.bits += packedBits;
+  } else if (zigzagBits <= offsetRiceBits) {
+    plan.form = FORM_ZIGZAG;
+    plan.k = zigzag.k;
+    plan.rawWidth = codeWidth;
+    plan.bits += zigzagBits;
   } else {
-    w.writeBits(FORM_OFFSET_RICE, 2);
-    writeSigned(w, minDelta + 0);
-    w.writeBits(offsetRice.k, 6);
-    w.writeBits(offsetWidth, 6);
-    for (let i = 0; i < count; i++) writeRice(w, offsets[i], offsetRice.k, offsetWidth);
+    plan.form = FORM_OFFSET_RICE;
+    plan.k = offsetRice.k;
+    plan.rawWidth = offsetWidth;
+    plan.bits += offsetRiceBits;
+  }
+  return plan;
+}
+
+/** Writes values[start..end) as planDecimal planned them (exactly plan.bits bits). */
+export function encodeDecimal(
+  w: BitWriter,
+  values: Float64Array,
+  start: number,
+  end: number,
+  plan: DecimalPlan,
+): void {
+  const n = end - start;
+  const p = POW10[plan.scale];
+  let prev = Math.round(values[start] * p) + 0;
+  w.writeBits(plan.scale, 5);
+  writeSigned(w, prev);
+  if (n === 1) return;
+  const { form, minDelta, k, rawWidth, range } = plan;
+  w.writeBits(form, 2);
+  if (form !== FORM_ZIGZAG) writeSigned(w, minDelta);
+  if (form === FORM_OFFSET_PACKED) w.writeVarUint(range - 1);
+  else {
+    w.writeBits(k, 6);
+    w.writeBits(rawWidth, 6);
+  }
+  const width = bitLength(range - 1);
+  const short = 2 ** width - range;
+  for (let i = start + 1; i < end; i++) {
+    const m = Math.round(values[i] * p);
+    const delta = m - prev;
+    prev = m;
+    if (form === FORM_ZIGZAG) writeRice(w, delta >= 0 ? 2 * delta : -2 * delta - 1, k, rawWidth);
+    else if (form === FORM_OFFSET_RICE) writeRice(w, delta - minDelta, k, rawWidth);
+    else {
+      const x = delta - minDelta;
+      if (x < short) w.writeBitsLong(x, width - 1);
+      else w.writeBitsLong(x + short, width);
+    }
   }
 }
 

@@ -31,9 +31,7 @@ export function writeRice(w: BitWriter, v: number, k: number, rawWidth: number):
 }
 
 export function readRice(r: BitReader, k: number, rawWidth: number): number {
-  const q = r.readZeroRun(RICE_ESCAPE);
-  if (q === RICE_ESCAPE) return r.readBitsLong(rawWidth);
-  return q * POW2[k] + r.readBitsLong(k);
+  return r.readRice(k, RICE_ESCAPE, rawWidth);
 }
 
 /** Total bits of values[0..count) under parameter k. */

@@ -72,6 +72,46 @@ export function encodeXor(w: BitWriter, values: Float64Array, start: number, end
   }
 }
 
+/**
+ * Exact size in bits of what encodeXor writes for values[start..end), or +Infinity as soon as
+ * it passes `budget` (the encoder only needs to know whether XOR beats the other codecs).
+ */
+export function measureXor(
+  values: Float64Array,
+  start: number,
+  end: number,
+  budget = Number.POSITIVE_INFINITY,
+): number {
+  const words = wordsOf(values);
+  let prevHi = words[2 * start + HI];
+  let prevLo = words[2 * start + LO];
+  let bits = 64;
+  let lead = -1;
+  let trail = 0;
+  for (let i = start + 1; i < end; i++) {
+    const hi = words[2 * i + HI];
+    const lo = words[2 * i + LO];
+    const xh = hi ^ prevHi;
+    const xl = lo ^ prevLo;
+    prevHi = hi;
+    prevLo = lo;
+    if (xh === 0 && xl === 0) {
+      bits += 1;
+      continue;
+    }
+    const l = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+    const t = xl !== 0 ? trailingZeros(xl) : 32 + trailingZeros(xh);
+    if (lead >= 0 && l >= lead && t >= trail) bits += 2 + 64 - lead - trail;
+    else {
+      lead = Math.min(l, 31);
+      trail = t;
+      bits += 2 + 5 + 6 + 64 - lead - trail;
+    }
+    if (bits > budget) return Number.POSITIVE_INFINITY;
+  }
+  return bits;
+}
+
 export function decodeXor(r: BitReader, out: Float64Array, offset: number, count: number): void {
   const ws = wordsOf(out);
   let hi = r.readBits(32);

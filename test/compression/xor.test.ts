@@ -1,12 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BitReader, BitWriter } from '../../src/compression/bit-io.js';
-import { decodeXor, encodeXor } from '../../src/compression/xor.js';
+import { decodeXor, encodeXor, measureXor } from '../../src/compression/xor.js';
 import { anyBitsColumn, bitsOf, columnFromPairs, SPECIAL_PAIRS, valueColumn } from './columns.js';
 
 function roundTrip(values: Float64Array, start = 0, end = values.length): Float64Array {
   const w = new BitWriter(16);
   encodeXor(w, values, start, end);
+  expect(w.bitLength).toBe(measureXor(values, start, end));
   const r = new BitReader();
   r.reset(w.toBytes());
   const out = new Float64Array(end - start + 3).fill(7);
@@ -19,7 +20,7 @@ function roundTrip(values: Float64Array, start = 0, end = values.length): Float6
 }
 
 describe('XOR codec', () => {
-  it('round-trips every float64 bit pattern, NaN payloads and -0 included', () => {
+  it('round-trips every float64 bit pattern, NaN payloads and -0 included, at the measured size', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 300 }).chain((n) => fc.oneof(anyBitsColumn(n), valueColumn(n))),
@@ -40,6 +41,13 @@ describe('XOR codec', () => {
   it('encodes a sub-range of the column', () => {
     const values = Float64Array.from({ length: 50 }, (_, i) => Math.sin(i));
     expect(bitsOf(roundTrip(values, 10, 30))).toEqual(bitsOf(values, 10, 30));
+  });
+
+  it('measureXor gives up past its budget', () => {
+    const values = Float64Array.from({ length: 100 }, (_, i) => Math.sin(i));
+    const bits = measureXor(values, 0, 100);
+    expect(measureXor(values, 0, 100, bits)).toBe(bits);
+    expect(measureXor(values, 0, 100, bits - 1)).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('spends one bit on a repeated value', () => {
