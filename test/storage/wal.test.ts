@@ -450,6 +450,7 @@ describe('Wal corruption', () => {
 type Op =
   | { kind: 'append'; size: number; wait: boolean }
   | { kind: 'rotate' }
+  | { kind: 'checkpoint' }
   | { kind: 'yield'; turns: number }
   | { kind: 'tick'; ms: number };
 
@@ -466,6 +467,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: 'rotate' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'checkpoint' as const }) },
   {
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('yield' as const), turns: fc.integer({ max: 30 }) }),
@@ -485,6 +487,9 @@ async function crashRecovery(mode: FsyncMode, ops: Op[], crashAfterTurns: number
   const { wal, env } = await openWal(disk, mode, extra);
   await wal.replay(1, () => {});
   let appended = 0;
+  // The last checkpoint: replay starts at segment `from`, which holds record `firstId` on.
+  let from = 1;
+  let firstId = 0;
   const acked: number[] = [];
   let crashed = false;
   const unawaited: Promise<unknown>[] = [];
@@ -503,6 +508,18 @@ async function crashRecovery(mode: FsyncMode, ops: Op[], crashAfterTurns: number
         else unawaited.push(p);
       } else if (op.kind === 'rotate') {
         await wal.rotate().catch(() => {});
+      } else if (op.kind === 'checkpoint') {
+        // As the engine does: rotate, record the checkpoint durably, drop older segments.
+        const boundary = appended;
+        try {
+          const n = await wal.rotate();
+          if (crashed) return;
+          from = n;
+          firstId = boundary;
+          await wal.removeSegmentsBefore(n);
+        } catch {
+          // the crash interrupted it
+        }
       } else if (op.kind === 'yield') {
         await settle(op.turns);
       } else {
@@ -517,11 +534,11 @@ async function crashRecovery(mode: FsyncMode, ops: Op[], crashAfterTurns: number
   await Promise.allSettled(unawaited);
 
   // Recover: a prefix of what was appended, containing every acknowledged record.
-  const r = await replayIds(disk, mode, 1, extra);
-  expect(r.ids).toEqual(range(r.ids.length));
-  expect(r.ids.length).toBeLessThanOrEqual(appended);
+  const r = await replayIds(disk, mode, from, extra);
+  expect(r.ids).toEqual(range(r.ids.length, firstId));
+  expect(firstId + r.ids.length).toBeLessThanOrEqual(appended);
   if (mode !== 'interval') {
-    for (const id of acked) expect(id).toBeLessThan(r.ids.length);
+    for (const id of acked) expect(id).toBeLessThan(firstId + r.ids.length);
   }
   expect(r.stats.corruptRecords).toBe(0);
 
@@ -529,7 +546,7 @@ async function crashRecovery(mode: FsyncMode, ops: Op[], crashAfterTurns: number
   const more = [appended, appended + 1, appended + 2];
   for (const id of more) await r.wal.append(payloadFor(id, 200));
   await r.wal.close();
-  const again = await replayIds(disk, mode, 1, extra);
+  const again = await replayIds(disk, mode, from, extra);
   expect(again.ids).toEqual([...r.ids, ...more]);
   expect(again.stats).toMatchObject({ tornTail: false, corruptRecords: 0 });
 }
