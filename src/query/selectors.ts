@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { CountError } from '../model/errors.js';
 import { type LabelMatcher, type MatchOp, NAME_LABEL, type Selector } from '../model/selector.js';
 import {
@@ -11,7 +12,7 @@ import {
  * Selectors (DESIGN.md): `cpu.usage_user`, `cpu.usage_user{host="h1"}`,
  * `{__name__=~"cpu\\..*",region!="eu"}`. Matchers `=`, `!=`, `=~`, `!~`; all must hold.
  * A label a series lacks counts as "" (as in Prometheus). Regexes use JavaScript syntax with the
- * `s` and `u` flags and are anchored: they must match the whole value.
+ * `s` flag (a leading `(?i)` adds `i`) and are anchored: they must match the whole value.
  */
 
 /** Longest regex source accepted; bounds compile time and the worst case of backtracking. */
@@ -37,18 +38,63 @@ function fail(field: string, message: string): CountError {
   return new CountError('invalid_selector', `${field}: ${message}`, { field });
 }
 
+// JavaScript regexes backtrack: `(a+)+b` against 30 "a"s takes seconds, so one query could
+// stall the node. With this V8 flag a match that backtracks excessively is re-run on V8's
+// linear-time engine. That engine cannot take the `u` flag, backreferences or lookarounds, so
+// regexes are compiled without `u` and validation refuses the other two (RE2, which Prometheus
+// uses, has neither).
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+
+/** Why a regex source is refused beyond syntax (backreferences, lookarounds), or undefined. */
+function unsupportedRegexFeature(source: string): string | undefined {
+  const n = source.length;
+  for (let i = 0; i < n; i++) {
+    const c = source[i];
+    if (c === '\\') {
+      const e = source[i + 1];
+      if ((e >= '1' && e <= '9') || (e === 'k' && source[i + 2] === '<')) {
+        return `backreference at offset ${i}`;
+      }
+      i++;
+    } else if (c === '[') {
+      // skip the character class; ']' right after '[' or '[^' closes an empty class in JS
+      i++;
+      while (i < n && source[i] !== ']') {
+        if (source[i] === '\\') i++;
+        i++;
+      }
+    } else if (c === '(' && source[i + 1] === '?') {
+      const kind = source.slice(i + 2, i + 4);
+      if (kind[0] === '=' || kind[0] === '!' || kind === '<=' || kind === '<!') {
+        return `lookaround at offset ${i}`;
+      }
+    }
+  }
+  return undefined;
+}
+
 function compileRegex(source: string, field: string): RegExp {
   let re = regexCache.get(source);
   if (re !== undefined) return re;
   if (source.length > MAX_REGEX_CHARS) {
     throw fail(field, `regex is ${source.length} characters long; the limit is ${MAX_REGEX_CHARS}`);
   }
+  // A leading (?i), as in RE2, makes the match case-insensitive.
+  const caseless = source.startsWith('(?i)');
+  const body = caseless ? source.slice(4) : source;
   try {
-    re = new RegExp(`^(?:${source})$`, 'su');
+    re = new RegExp(`^(?:${body})$`, caseless ? 'si' : 's');
   } catch (e) {
     throw fail(
       field,
       `invalid regex ${JSON.stringify(source)}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  const unsupported = unsupportedRegexFeature(body);
+  if (unsupported !== undefined) {
+    throw fail(
+      field,
+      `regex ${JSON.stringify(source)} uses a ${unsupported}; backreferences and lookarounds are not supported (as in Prometheus)`,
     );
   }
   if (regexCache.size >= MAX_CACHED_REGEXES) regexCache.clear();

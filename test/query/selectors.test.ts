@@ -68,6 +68,23 @@ describe('parseSelector', () => {
     expect(parseSelector('{host!~".*"}')).toHaveLength(1);
   });
 
+  it.each([
+    ['{a=~"(x)\\\\1"}', /backreference/],
+    ['{a=~"(?<n>x)\\\\k<n>"}', /backreference/],
+    ['{a=~"x(?=y)"}', /lookaround/],
+    ['{a=~"x(?!y)"}', /lookaround/],
+    ['{a=~"(?<=y)x"}', /lookaround/],
+    ['{a=~"(?<!y)x"}', /lookaround/],
+  ])('refuses %s (no linear-time fallback for it)', (text, pattern) => {
+    expectInvalid(() => parseSelector(text), pattern);
+  });
+
+  it('allows escaped parentheses and classes that look like lookarounds', () => {
+    expect(parseSelector('{a=~"\\\\(?=x"}')).toHaveLength(1);
+    expect(parseSelector('{a=~"[(?=]x"}')).toHaveLength(1);
+    expect(parseSelector('{a=~"[\\\\]1]x"}')).toHaveLength(1);
+  });
+
   it('names the field', () => {
     expectInvalid(() => parseSelector('{', 'select'), /^select: /, 'select');
   });
@@ -75,6 +92,19 @@ describe('parseSelector', () => {
   it('round-trips through formatSelector', () => {
     const s = parseSelector('{__name__=~"a\\\\.b|\\"q\\"",host!="h1"}');
     expect(parseSelector(formatSelector(s))).toEqual(s);
+  });
+});
+
+describe('pathological regexes', () => {
+  it('finish quickly thanks to the linear-time fallback', () => {
+    const t0 = performance.now();
+    for (const re of ['(a+)+b', '(a|a)*b', '(a*)*b', `${'.*'.repeat(40)}b`]) {
+      const sel = parseSelector(`{v=~"${re}"}`);
+      expect(matchesLabels(sel, key(`m{v="${'a'.repeat(60)}"}`))).toBe(false);
+      expect(matchesLabels(sel, key(`m{v="${'a'.repeat(60)}b"}`))).toBe(true);
+    }
+    // Plain backtracking takes minutes on (a+)+b with 60 "a"s.
+    expect(performance.now() - t0).toBeLessThan(5000);
   });
 });
 
@@ -117,8 +147,14 @@ describe('matchesLabels', () => {
     expect(matchesLabels(s('{host!=""}'), key('cpu'))).toBe(false);
   });
 
-  it('matches non-ASCII values by code point', () => {
-    expect(matchesLabels(s('{a=~"."}'), key('m{a="😀"}'))).toBe(true);
+  it('matches non-ASCII values', () => {
+    expect(matchesLabels(s('{a=~"é.*"}'), key('m{a="é日"}'))).toBe(true);
+    expect(matchesLabels(s('{a="日"}'), key('m{a="日"}'))).toBe(true);
+  });
+
+  it('honours a leading (?i)', () => {
+    expect(matchesLabels(s('{host=~"(?i)H1"}'), key('m{host="h1"}'))).toBe(true);
+    expect(matchesLabels(s('{host=~"H1"}'), key('m{host="h1"}'))).toBe(false);
   });
 });
 
