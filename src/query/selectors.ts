@@ -83,6 +83,8 @@ function compileRegex(source: string, field: string): RegExp {
   const caseless = source.startsWith('(?i)');
   const body = caseless ? source.slice(4) : source;
   try {
+    // Compiled alone first, so a source like `a)|(b` cannot break out of the anchoring group.
+    new RegExp(body, 's');
     re = new RegExp(`^(?:${body})$`, caseless ? 'si' : 's');
   } catch (e) {
     throw fail(

@@ -54,6 +54,7 @@ describe('parseSelector', () => {
     ['cpu{host="h1"', /expected ',' or '}' at offset 13/],
     ['cpu{host="h1}', /unterminated/],
     ['cpu{host=~"("}', /invalid regex/],
+    ['cpu{host=~"a)|(.*"}', /invalid regex/],
     ['cpu{host="\\d"}', /invalid escape/],
     ['cpu x', /unexpected "x" at offset 4/],
     ['"cpu"', /expected a metric name or '\{' at offset 0/],
