@@ -20,6 +20,14 @@ export function riceBits(v: number, k: number, rawWidth: number): number {
 }
 
 export function writeRice(w: BitWriter, v: number, k: number, rawWidth: number): void {
+  if (v < 2147483648 && k < 31) {
+    // common case: quotient, the one bit and the low bits in a single write of q + 1 + k bits
+    const q = v >>> k;
+    if (q < RICE_ESCAPE && q + 1 + k <= 32) {
+      w.writeBits((1 << k) | (v & ((1 << k) - 1)), q + 1 + k);
+      return;
+    }
+  }
   const q = Math.floor(v / POW2[k]);
   if (q < RICE_ESCAPE) {
     w.writeBits(1, q + 1); // q zeros, then a one
@@ -36,11 +44,20 @@ export function readRice(r: BitReader, k: number, rawWidth: number): number {
 
 /** Total bits of values[0..count) under parameter k. */
 export function riceCost(values: Float64Array, count: number, k: number, rawWidth: number): number {
-  const scale = 1 / POW2[k];
+  const escaped = RICE_ESCAPE + rawWidth;
   let bits = 0;
+  if (rawWidth <= 32 && k < 32) {
+    // values below 2^32: v >>> k is the exact quotient
+    for (let i = 0; i < count; i++) {
+      const q = values[i] >>> k;
+      bits += q < RICE_ESCAPE ? q + 1 + k : escaped;
+    }
+    return bits;
+  }
+  const scale = 1 / POW2[k];
   for (let i = 0; i < count; i++) {
     const q = Math.floor(values[i] * scale);
-    bits += q < RICE_ESCAPE ? q + 1 + k : RICE_ESCAPE + rawWidth;
+    bits += q < RICE_ESCAPE ? q + 1 + k : escaped;
   }
   return bits;
 }
