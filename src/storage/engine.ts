@@ -17,7 +17,7 @@ import { lowerBound } from './samples-range.js';
 import { SeriesIndex } from './series-index.js';
 import { Tombstones } from './tombstones.js';
 import { joinPath } from './vfs.js';
-import { Wal } from './wal.js';
+import { DEFAULT_MAX_RECORD_BYTES, Wal } from './wal.js';
 import {
   decodeSamplesRecord,
   decodeTombstoneRecord,
@@ -373,9 +373,15 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       );
     }
     // One WAL record per batch, appended before the head changes so WAL order = apply order.
-    const appended = this.wal.append(
-      encodeSamplesRecord(batch.series, batch.seriesIndex, ts, batch.values, n),
-    );
+    const record = encodeSamplesRecord(batch.series, batch.seriesIndex, ts, batch.values, n);
+    if (record.length > DEFAULT_MAX_RECORD_BYTES) {
+      throw new CountError(
+        'body_too_large',
+        `a batch of ${n} points is too large for one WAL record; split it`,
+        { details: { recordBytes: record.length, limit: DEFAULT_MAX_RECORD_BYTES } },
+      );
+    }
+    const appended = this.wal.append(record);
     const si = batch.seriesIndex;
     const vs = batch.values;
     const series: Array<HeadSeries | undefined> = new Array(batch.series.length);
