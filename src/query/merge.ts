@@ -108,33 +108,39 @@ function mergeTwo(a: Samples, b: Samples, ts: Float64Array, vs: Float64Array): n
 function mergeHeap(parts: Samples[], ts: Float64Array, vs: Float64Array): number {
   const k = parts.length;
   const pos = new Int32Array(k);
+  // head[p]: the next timestamp of part p, so comparisons touch one array
+  const head = new Float64Array(k);
   const heap = new Int32Array(k);
-  let size = 0;
-  const key = (p: number) => parts[p].timestamps[pos[p]];
+  for (let p = 0; p < k; p++) {
+    head[p] = parts[p].timestamps[0];
+    heap[p] = p;
+  }
+  let size = k;
   const siftDown = (from: number) => {
     let i = from;
+    const top = heap[i];
+    const key = head[top];
     for (;;) {
       const l = 2 * i + 1;
-      if (l >= size) return;
+      if (l >= size) break;
       const r = l + 1;
-      const c = r < size && key(heap[r]) < key(heap[l]) ? r : l;
-      if (key(heap[c]) >= key(heap[i])) return;
-      const tmp = heap[i];
+      const c = r < size && head[heap[r]] < head[heap[l]] ? r : l;
+      if (head[heap[c]] >= key) break;
       heap[i] = heap[c];
-      heap[c] = tmp;
       i = c;
     }
+    heap[i] = top;
   };
-  for (let p = 0; p < k; p++) heap[size++] = p;
   for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(i);
   let n = 0;
   while (size > 0) {
     const p = heap[0];
     const part = parts[p];
-    n = push(ts, vs, n, part.timestamps[pos[p]], part.values[pos[p]]);
-    pos[p]++;
-    if (pos[p] === part.timestamps.length) heap[0] = heap[--size];
-    siftDown(0);
+    const at = pos[p]++;
+    n = push(ts, vs, n, head[p], part.values[at]);
+    if (at + 1 === part.timestamps.length) heap[0] = heap[--size];
+    else head[p] = part.timestamps[at + 1];
+    if (size > 0) siftDown(0);
   }
   return n;
 }
