@@ -266,7 +266,19 @@ function sortAndCheckDuplicates(
   labels: [string, string][],
   fail: (message: string) => CountError,
 ): void {
-  if (labels.length > 1) labels.sort((x, y) => compareNames(x[0], y[0]));
+  // Keys have few labels: insertion sort beats Array.prototype.sort with a comparator there.
+  if (labels.length > 16) labels.sort((x, y) => compareNames(x[0], y[0]));
+  else {
+    for (let k = 1; k < labels.length; k++) {
+      const item = labels[k];
+      let j = k - 1;
+      while (j >= 0 && labels[j][0] > item[0]) {
+        labels[j + 1] = labels[j];
+        j--;
+      }
+      labels[j + 1] = item;
+    }
+  }
   for (let k = 1; k < labels.length; k++) {
     if (labels[k][0] === labels[k - 1][0]) {
       throw fail(`label ${JSON.stringify(labels[k][0])} appears more than once`);
