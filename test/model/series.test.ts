@@ -110,6 +110,31 @@ describe('parseSeriesKey', () => {
 });
 
 describe('formatSeriesKey / seriesKeyFromParts', () => {
+  it('sorts many labels (the Array.sort path) as well as few', () => {
+    const names = Array.from({ length: 20 }, (_, i) => `l${String(i).padStart(2, '0')}`);
+    const want = `m{${names.map((n) => `${n}="v"`).join(',')}}`;
+    expect(
+      seriesKeyFromParts(
+        'm',
+        [...names].reverse().map((n) => [n, 'v'] as [string, string]),
+      ),
+    ).toBe(want);
+    expect(
+      canonicalSeriesKey(
+        `m{${[...names]
+          .reverse()
+          .map((n) => `${n}="v"`)
+          .join(',')}}`,
+      ),
+    ).toBe(want);
+    expect(() =>
+      seriesKeyFromParts(
+        'm',
+        [...names, 'l05'].map((n) => [n, 'v'] as [string, string]),
+      ),
+    ).toThrow(/more than once/);
+  });
+
   it('escapes quotes and backslashes and sorts labels', () => {
     expect(
       seriesKeyFromParts('cpu', [
