@@ -196,9 +196,8 @@ export class MemoryVfs implements Vfs {
     } else if (mode === 'append' && existing !== undefined) {
       inode = existing;
     } else {
-      // POSIX O_TRUNC keeps the inode; replacing it is what a rename-over does. Either way the
-      // old durable content is gone from this path only once the directory is synced, so a new
-      // inode models the common "create fresh file" case faithfully.
+      // 'create' gets a fresh inode: until the directory is synced, a crash brings the old file
+      // back, one of the outcomes POSIX allows for an unsynced O_TRUNC.
       inode = new Inode();
       parent.entries.set(name, inode);
     }
