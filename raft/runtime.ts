@@ -68,6 +68,7 @@ export class RaftRuntime implements RaftHost {
   private applied: Index;
   private conf: ConfState;
   private leader: NodeId | null = null;
+  private term: Term;
   private lastSnapshotIndex: Index;
   /** A state machine snapshot waiting until `keepEntries` more entries are applied. */
   private nextSnapshot: Snapshot | null = null;
@@ -85,6 +86,7 @@ export class RaftRuntime implements RaftHost {
     this.applied = snap.meta.index;
     this.lastSnapshotIndex = snap.meta.index;
     this.conf = snap.meta.conf;
+    this.term = this.store.initialState().hardState.term;
     this.core = new RaftCore({ ...options.config, storage: this.store, applied: this.applied });
   }
 
@@ -207,18 +209,20 @@ export class RaftRuntime implements RaftHost {
 
   private applyReady(rd: Ready): void {
     const sm = this.opts.stateMachine;
-    if (rd.softState !== null) {
-      this.leader = rd.softState.leader;
-      // Read rounds not yet confirmed died with the leadership.
-      if (rd.softState.role !== 'leader') {
-        for (const [ctx, r] of this.reads) {
-          if (r.index === null) {
-            this.reads.delete(ctx);
-            r.reject(raftError('not_leader', this.leader));
-          }
+    if (rd.softState !== null) this.leader = rd.softState.leader;
+    // Read rounds not yet confirmed died with the leadership (or with its term, when this node
+    // lost and regained leadership between two Readys).
+    const lostTerm = rd.hardState !== null && rd.hardState.term !== this.term;
+    if (rd.hardState !== null) this.term = rd.hardState.term;
+    if (lostTerm || (rd.softState !== null && rd.softState.role !== 'leader')) {
+      for (const [ctx, r] of this.reads) {
+        if (r.index === null) {
+          this.reads.delete(ctx);
+          r.reject(raftError('not_leader', this.leader));
         }
       }
     }
+    if (rd.entries.length > 0) this.rejectOverwritten(rd.entries[0].index);
     if (rd.snapshot !== null) {
       sm.restore(rd.snapshot);
       this.applied = rd.snapshot.meta.index;
@@ -258,6 +262,20 @@ export class RaftRuntime implements RaftHost {
       // Another term at our index: a new leader overwrote the proposal before it committed.
       if (p.term === e.term) p.resolve(result);
       else p.reject(raftError('dropped', this.leader));
+    }
+  }
+
+  /**
+   * Entries from `from` on were just replaced by a leader's: a proposal whose index now holds
+   * another term, or lies past the new end of the log, can never commit (Log Matching).
+   */
+  private rejectOverwritten(from: Index): void {
+    for (const [index, p] of this.proposals) {
+      if (index < from) continue;
+      const term = this.store.term(index);
+      if (term === p.term) continue;
+      this.proposals.delete(index);
+      p.reject(raftError('dropped', this.leader));
     }
   }
 

@@ -94,6 +94,24 @@ describe('RaftRuntime', () => {
     expect(isRaftError(err) && err.code === 'learner_behind').toBe(true);
   });
 
+  it('a proposal cut off with its old leader is rejected as dropped once overwritten', async () => {
+    const c = new VirtualCluster(['a', 'b', 'c']);
+    await c.start();
+    const old = await c.waitForLeader();
+    c.isolate(old);
+    const lost = c.nodes.get(old)!.propose(enc('lost=1'));
+    const outcome = lost.then(
+      () => 'applied',
+      (e: unknown) => (isRaftError(e) ? e.code : 'other'),
+    );
+    const next = await c.waitForLeader();
+    expect(next).not.toBe(old);
+    for (let i = 0; i < 3; i++) await c.until(c.nodes.get(next)!.propose(enc(`k${i}=${i}`)));
+    c.heal();
+    expect(await c.until(outcome)).toBe('dropped');
+    expect(c.machines.get(old)!.map.has('lost')).toBe(false);
+  });
+
   it.each([
     { bug: false, voteAfterCrash: 'a' },
     { bug: true, voteAfterCrash: null },
