@@ -19,8 +19,8 @@ const POW2: Float64Array = (() => {
 export const MAX_WRITER_BYTES = 256 * 1024 * 1024;
 
 /**
- * How far past the end a reader may prefetch before the stream counts as cut short. The cache
- * loads up to 4 bytes ahead of what was consumed; `finish()` checks the exact position.
+ * How far past the end a reader may peek before the stream counts as cut short (reads there
+ * see zero bits); `finish()` checks the exact position.
  */
 const OVERRUN_BYTES = 8;
 
@@ -125,57 +125,68 @@ export class BitWriter {
   }
 }
 
-const EMPTY = new Uint8Array(0);
+/** Zero bytes after the copied stream: a 5-byte peek near the end stays inside the buffer. */
+const PAD_BYTES = 16;
 
 /**
- * Reads what BitWriter wrote. Reading past the end yields zero bits for a few bytes (the
- * prefetch), then throws corrupt_data; `finish()` checks that a decoder consumed exactly the
- * stream. Every decoding loop is bounded by counts from the header, so corrupt input ends in
- * an error, never in a hang.
+ * Reads what BitWriter wrote. The stream is copied into a buffer padded with zero bytes, so
+ * every read is a 32-bit peek at the bit position with no per-byte refill loop. Reading a few
+ * bytes past the end yields zero bits, further throws corrupt_data; `finish()` checks that a
+ * decoder consumed exactly the stream. Every decoding loop is bounded by counts from the
+ * header, so corrupt input ends in an error, never in a hang.
  */
 export class BitReader {
-  private bytes: Uint8Array = EMPTY;
+  private buf = new Uint8Array(1024);
+  /** Bit position of the next read. */
   private pos = 0;
-  private end = 0;
-  /** Unconsumed bits, most significant first; the bits below `cacheBits` are zero. */
-  private cache = 0;
-  private cacheBits = 0;
+  private endBits = 0;
+  /** Peeks may start at bytes up to this one (OVERRUN_BYTES past the end). */
+  private lastByte = 0;
 
   reset(bytes: Uint8Array, byteOffset = 0): void {
-    this.bytes = bytes;
-    this.pos = byteOffset;
-    this.end = bytes.length;
-    this.cache = 0;
-    this.cacheBits = 0;
+    const n = bytes.length - byteOffset;
+    assert(n >= 0, 'BitReader.reset: offset past the end');
+    if (this.buf.length < n + PAD_BYTES) {
+      assert(n <= MAX_WRITER_BYTES, 'BitReader: stream larger than any chunk');
+      this.buf = new Uint8Array(Math.max(n + PAD_BYTES, this.buf.length * 2));
+    }
+    this.buf.set(byteOffset === 0 ? bytes : bytes.subarray(byteOffset));
+    this.buf.fill(0, n, n + PAD_BYTES);
+    this.pos = 0;
+    this.endBits = n * 8;
+    this.lastByte = n + OVERRUN_BYTES;
   }
 
-  /** Bits consumed, counted from the start of the array. */
+  /** Bits consumed since reset. */
   get bitPosition(): number {
-    return this.pos * 8 - this.cacheBits;
+    return this.pos;
+  }
+
+  /** The next 32 bits at the bit position, most significant first (not consumed). */
+  private peek(): number {
+    const p = this.pos;
+    const i = p >>> 3;
+    if (i > this.lastByte) throw corruptData('stream ends early');
+    const b = this.buf;
+    const w = (b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3];
+    const shift = p & 7;
+    return shift === 0 ? w : (w << shift) | (b[i + 4] >>> (8 - shift));
   }
 
   /** Reads n bits (0 <= n <= 32) as an unsigned integer. */
   readBits(n: number): number {
-    if (this.cacheBits < n) {
-      if (n > 24) {
-        const hi = this.readBits(n - 16);
-        return hi * 65536 + this.readBits(16);
-      }
-      this.refill();
-    }
     if (n === 0) return 0;
-    const c = this.cache;
-    this.cache = n === 32 ? 0 : c << n;
-    this.cacheBits -= n;
-    return c >>> (32 - n);
+    const v = this.peek() >>> (32 - n);
+    this.pos += n;
+    return v;
   }
 
   readBit(): number {
-    if (this.cacheBits === 0) this.refill();
-    const v = this.cache >>> 31;
-    this.cache <<= 1;
-    this.cacheBits--;
-    return v;
+    const p = this.pos;
+    const i = p >>> 3;
+    if (i > this.lastByte) throw corruptData('stream ends early');
+    this.pos = p + 1;
+    return (this.buf[i] >>> (7 - (p & 7))) & 1;
   }
 
   /** Reads n bits (0 <= n <= 53) as an unsigned integer. */
@@ -198,36 +209,32 @@ export class BitReader {
   readZeroRun(limit: number): number {
     let count = 0;
     for (;;) {
-      if (this.cacheBits <= 24) this.refill();
-      const z = Math.clz32(this.cache);
-      const zeros = Math.min(z, this.cacheBits);
-      if (count + zeros >= limit) {
-        this.skip(limit - count);
+      const z = Math.clz32(this.peek());
+      if (count + z >= limit) {
+        this.pos += limit - count;
         return limit;
       }
-      if (z < this.cacheBits) {
-        this.skip(z + 1);
+      if (z < 32) {
+        this.pos += z + 1;
         return count + z;
       }
-      count += zeros;
-      this.skip(zeros);
+      count += 32;
+      this.pos += 32;
     }
   }
 
   /**
    * Reads a Rice code with parameter k (see rice.ts): q zero bits, a one, k low bits; or, after
-   * `escapeAfter` zeros, the value raw in rawWidth bits. The common case is one clz32 on the cache.
+   * `escapeAfter` zeros, the value raw in rawWidth bits. The common case is one peek.
    */
   readRice(k: number, escapeAfter: number, rawWidth: number): number {
-    if (this.cacheBits <= 24) this.refill();
-    const c = this.cache;
-    const q = Math.clz32(c);
+    const w = this.peek();
+    const q = Math.clz32(w);
     const used = q + 1 + k;
-    if (q < escapeAfter && used <= this.cacheBits) {
-      this.cache = used === 32 ? 0 : c << used;
-      this.cacheBits -= used;
+    if (q < escapeAfter && used <= 32) {
+      this.pos += used;
       // k >= 1 here means q + 1 <= 31, so the shift below is in range
-      return k === 0 ? q : q * POW2[k] + ((c << (q + 1)) >>> (32 - k));
+      return k === 0 ? q : q * POW2[k] + ((w << (q + 1)) >>> (32 - k));
     }
     const zeros = this.readZeroRun(escapeAfter);
     if (zeros === escapeAfter) return this.readBitsLong(rawWidth);
@@ -236,25 +243,9 @@ export class BitReader {
 
   /** Throws unless the stream was consumed up to its last byte, whose padding is zero. */
   finish(): void {
-    const rest = this.end * 8 - this.bitPosition;
+    const rest = this.endBits - this.pos;
     if (rest < 0) throw corruptData('stream is shorter than its contents');
     if (rest >= 8) throw corruptData(`${rest} bits left over after the last point`);
     if (rest > 0 && this.readBits(rest) !== 0) throw corruptData('padding bits are not zero');
-  }
-
-  private skip(n: number): void {
-    this.cache = n >= 32 ? 0 : this.cache << n;
-    this.cacheBits -= n;
-  }
-
-  private refill(): void {
-    while (this.cacheBits <= 24) {
-      let b = 0;
-      if (this.pos < this.end) b = this.bytes[this.pos];
-      else if (this.pos >= this.end + OVERRUN_BYTES) throw corruptData('stream ends early');
-      this.pos++;
-      this.cache |= b << (24 - this.cacheBits);
-      this.cacheBits += 8;
-    }
   }
 }
