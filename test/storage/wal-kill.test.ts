@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRealEnv } from '../../src/env/real-env.js';
 import type { FsyncMode } from '../../src/storage/engine.js';
 import { Wal } from '../../src/storage/wal.js';
-import { idOf } from './wal-helpers.js';
+import { idOf, payloadFor } from './wal-helpers.js';
 
 /**
  * The crash test on real files: a child process appends through the built WAL and prints each
@@ -108,4 +108,39 @@ describe.skipIf(!built)('Wal on real files, writer killed with SIGKILL', () => {
       for (const id of acked2) expect(id).toBeLessThan(second.length);
     });
   }
+});
+
+describe('Wal on real files: recovery', () => {
+  it('cuts a torn tail on disk, keeps earlier segments, and appends after it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'count-wal-real-'));
+    dirs.push(dir);
+    const opts = { dir: 'wal', fsync: 'batch' as const, fsyncIntervalMs: 20, segmentBytes: 4096 };
+    const wal = await Wal.open(createRealEnv(dir), opts);
+    await Promise.all(Array.from({ length: 60 }, (_, i) => wal.append(payloadFor(i, 200))));
+    await wal.close();
+    const names = (await readdir(join(dir, 'wal'))).sort();
+    expect(names.length).toBeGreaterThan(2);
+    const last = join(dir, 'wal', names[names.length - 1]);
+    const intact = (await stat(last)).size;
+    // A torn write: the start of a record header and a few payload bytes.
+    await appendFile(last, Buffer.from([200, 0, 0, 0, 1, 2, 3, 4, 5, 6]));
+
+    const again = await Wal.open(createRealEnv(dir), opts);
+    const ids: number[] = [];
+    const stats = await again.replay(1, (p) => ids.push(idOf(p)));
+    expect(ids).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(stats).toMatchObject({ tornTail: true, corruptRecords: 0, records: 60 });
+    expect((await stat(last)).size).toBe(intact);
+    await again.append(payloadFor(60, 10));
+    await again.close();
+
+    const third = await Wal.open(createRealEnv(dir), opts);
+    const ids3: number[] = [];
+    const stats3 = await third.replay(1, (p) => ids3.push(idOf(p)));
+    expect(ids3).toEqual(Array.from({ length: 61 }, (_, i) => i));
+    expect(stats3).toMatchObject({ tornTail: false, corruptRecords: 0 });
+    await third.removeSegmentsBefore(third.currentSegment());
+    expect(await readdir(join(dir, 'wal'))).toEqual([]);
+    await third.close();
+  });
 });
