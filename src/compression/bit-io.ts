@@ -143,14 +143,18 @@ export class BitReader {
   /** Peeks may start at bytes up to this one (OVERRUN_BYTES past the end). */
   private lastByte = 0;
 
-  reset(bytes: Uint8Array, byteOffset = 0): void {
-    const n = bytes.length - byteOffset;
-    assert(n >= 0, 'BitReader.reset: offset past the end');
+  /** Reads bytes[byteOffset, byteOffset + byteLength) from now on (a copy of them). */
+  reset(bytes: Uint8Array, byteOffset = 0, byteLength = bytes.length - byteOffset): void {
+    const n = byteLength;
+    assert(
+      byteOffset >= 0 && n >= 0 && byteOffset + n <= bytes.length,
+      'BitReader.reset: range outside the array',
+    );
     if (this.buf.length < n + PAD_BYTES) {
       assert(n <= MAX_WRITER_BYTES, 'BitReader: stream larger than any chunk');
       this.buf = new Uint8Array(Math.max(n + PAD_BYTES, this.buf.length * 2));
     }
-    this.buf.set(byteOffset === 0 ? bytes : bytes.subarray(byteOffset));
+    this.buf.set(bytes.subarray(byteOffset, byteOffset + n));
     this.buf.fill(0, n, n + PAD_BYTES);
     this.pos = 0;
     this.endBits = n * 8;

@@ -95,9 +95,13 @@ function encodeValues(w: BitWriter, values: Float64Array, start: number, end: nu
   return VALUE_CODECS.xor;
 }
 
-function readHeader(r: BitReader, bytes: Uint8Array): FullHeader {
+/** The longest header: the format byte and three varuints of at most 6 + 53 bits. */
+const MAX_HEADER_BYTES = Math.ceil((8 + 3 * (6 + 53)) / 8);
+
+/** Reads the header; with `whole`, the reader goes on to the streams, else it saw the header only. */
+function readHeader(r: BitReader, bytes: Uint8Array, whole: boolean): FullHeader {
   if (bytes.length < 2) throw corruptData(`${bytes.length} bytes`);
-  r.reset(bytes);
+  r.reset(bytes, 0, whole ? bytes.length : Math.min(bytes.length, MAX_HEADER_BYTES));
   const format = r.readBits(8);
   const version = format >>> 4;
   const codec = format & 0xf;
@@ -115,17 +119,17 @@ function readHeader(r: BitReader, bytes: Uint8Array): FullHeader {
 }
 
 export function readChunkHeader(bytes: Uint8Array): ChunkHeader {
-  const { count, minTime, maxTime } = readHeader(reader, bytes);
+  const { count, minTime, maxTime } = readHeader(reader, bytes, false);
   return { count, minTime, maxTime };
 }
 
 /** The name of the value codec a chunk uses (for tests, stats and debugging). */
 export function chunkValueCodec(bytes: Uint8Array): ValueCodec {
-  return CODEC_NAMES[readHeader(reader, bytes).codec];
+  return CODEC_NAMES[readHeader(reader, bytes, false).codec];
 }
 
 export function decodeChunk(bytes: Uint8Array): Samples {
-  const { count } = readHeader(reader, bytes);
+  const { count } = readHeader(reader, bytes, false);
   const timestamps = new Float64Array(count);
   const values = new Float64Array(count);
   decodeChunkInto(bytes, timestamps, values, 0);
@@ -143,7 +147,7 @@ export function decodeChunkInto(
   offset: number,
 ): number {
   const r = reader;
-  const { count, minTime, maxTime, codec } = readHeader(r, bytes);
+  const { count, minTime, maxTime, codec } = readHeader(r, bytes, true);
   assert(
     Number.isInteger(offset) &&
       offset >= 0 &&
