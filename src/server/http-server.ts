@@ -11,7 +11,12 @@ import type { DataService, PartialInfo } from './data-service.js';
 import { errorReply, toCountError } from './error-reply.js';
 import { parseInsertBody } from './insert-body.js';
 import { formatBucketsJson, formatPointsJson } from './json-values.js';
-import { parseLineProtocol, parsePrecision } from './line-protocol.js';
+import {
+  influxSeriesKey,
+  parseLineProtocol,
+  parsePrecision,
+  SeriesKeyCache,
+} from './line-protocol.js';
 import type { ServerMetrics } from './metrics.js';
 import {
   parseConsistency,
@@ -51,6 +56,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
   const now = options.now ?? Date.now;
   let closing = false;
   let inflightWrites = 0;
+  const keyCache = new SeriesKeyCache(influxSeriesKey);
 
   const app = Fastify({
     logger: false,
@@ -151,7 +157,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
   ) => {
     const precision = parsePrecision(request.query.precision);
     const body = (request.body as Buffer | undefined) ?? Buffer.alloc(0);
-    const batch = parseLineProtocol(body, { precision, nowMs: now() });
+    const batch = parseLineProtocol(body, { precision, nowMs: now(), cache: keyCache });
     await write(batch, request.query, 'line');
     return reply.code(204).send();
   };

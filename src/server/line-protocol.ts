@@ -2,6 +2,15 @@ import { PointBatch } from '../model/batch.js';
 import { CountError, type ErrorCode, isCountError } from '../model/errors.js';
 import { MAX_TIMESTAMP_EXCLUSIVE } from '../model/point.js';
 import { seriesKeyFromParts } from '../model/series.js';
+import {
+  FNV_OFFSET,
+  FNV_PRIME,
+  type SeriesKeyBuilder,
+  SeriesKeyCache,
+  type SeriesSection,
+} from './series-key-cache.js';
+
+export { type SeriesKeyBuilder, SeriesKeyCache } from './series-key-cache.js';
 
 /**
  * InfluxDB line protocol -> PointBatch, on the ingest hot path.
@@ -9,19 +18,13 @@ import { seriesKeyFromParts } from '../model/series.js';
  *   measurement[,tag=value...] field=value[,field=value...] [timestamp]
  *
  * The parser walks the bytes with indexOf/charCode compares and never builds a per-point
- * object: each line's series section (measurement + tags) is looked up by its raw bytes in a
- * per-request cache, each field key by its raw bytes inside that entry, so the canonical key
- * is built once per (series, field) per request. Points go straight into the batch's columns.
- * Any bad line rejects the whole request: the caller writes nothing unless this returns.
+ * object. Canonical series keys come from a SeriesKeyCache shared across requests: a line's
+ * series section (measurement + tags) is looked up by its raw bytes, each field key by its raw
+ * bytes inside that entry, so steady-state ingest (the same series every few seconds) builds
+ * no key at all. Points go straight into the batch's columns. Any bad line rejects the whole
+ * request: the caller writes nothing unless this returns.
  */
 export type Precision = 'ns' | 'us' | 'ms' | 's';
-
-/** Maps a decoded (measurement, tags, field key) to a canonical series key. */
-export type SeriesKeyBuilder = (
-  measurement: string,
-  tags: ReadonlyArray<[string, string]>,
-  field: string,
-) => string;
 
 /** `cpu,host=h1 usage_user=1.5` is the series `cpu.usage_user{host="h1"}`. */
 export const influxSeriesKey: SeriesKeyBuilder = (measurement, tags, field) =>
@@ -31,7 +34,8 @@ export interface LineProtocolOptions {
   precision: Precision;
   /** Timestamp (ms) for lines that carry none: the server's clock when the request arrived. */
   nowMs: number;
-  keyOf?: SeriesKeyBuilder;
+  /** Keys of earlier requests (the server keeps one); a fresh influxSeriesKey cache if absent. */
+  cache?: SeriesKeyCache;
 }
 
 /** Accepts the precisions of the v1 (`n`, `u`) and v2 (`ns`, `us`) APIs. */
@@ -89,13 +93,6 @@ const INT64_MAX = '9223372036854775807';
 const INT64_MIN_ABS = '9223372036854775808';
 const UINT64_MAX = '18446744073709551615';
 
-interface SeriesEntry {
-  measurement: string;
-  tags: [string, string][];
-  /** raw (escaped, latin1) field key -> series id in the batch */
-  fieldIds: Map<string, number>;
-}
-
 /** Thrown inside the parser; converted to a CountError naming the line. */
 class LineError {
   constructor(
@@ -114,21 +111,18 @@ class LineParser {
   private readonly input: Buffer;
   private readonly nowMs: number;
   private readonly drop: number;
-  private readonly keyOf: SeriesKeyBuilder;
-  private readonly cache = new Map<string, SeriesEntry>();
+  private readonly cache: SeriesKeyCache;
+  private readonly request: number;
   readonly batch: PointBatch;
-  // The previous line's series section, to skip the map lookup for runs of one series.
-  private prevStart = -1;
-  private prevEnd = -1;
-  private prevEntry: SeriesEntry | undefined;
 
   constructor(input: Buffer, options: LineProtocolOptions) {
     this.input = input;
     this.nowMs = options.nowMs;
     this.drop = PRECISION_DROP[options.precision];
-    this.keyOf = options.keyOf ?? influxSeriesKey;
-    // ~40 bytes per point is a fair lower bound for real line protocol; the batch grows if not.
-    this.batch = new PointBatch(Math.max(16, Math.min(1 << 20, (input.length / 40) | 0)));
+    this.cache = options.cache ?? new SeriesKeyCache(influxSeriesKey);
+    this.request = this.cache.nextRequest();
+    // Lines with many fields take ~20 bytes a point: size for that so the batch rarely grows.
+    this.batch = new PointBatch(Math.max(16, Math.min(1 << 20, (input.length / 16) | 0)));
   }
 
   parse(): PointBatch {
@@ -158,16 +152,25 @@ class LineParser {
 
   private parseLine(start: number, end: number): void {
     const input = this.input;
-    // The series section ends at the first unescaped space.
+    // The series section ends at the first unescaped space; hash it on the way.
     let i = start;
+    let hash = FNV_OFFSET;
     while (i < end) {
       const c = input[i];
       if (c === SP) break;
-      i += c === BSL ? 2 : 1;
+      hash = Math.imul(hash ^ c, FNV_PRIME);
+      if (c === BSL && i + 1 < end) {
+        hash = Math.imul(hash ^ input[i + 1], FNV_PRIME);
+        i += 2;
+      } else {
+        i++;
+      }
     }
     if (i >= end) throw new LineError('expected a space and a field set after the measurement');
     const seriesEnd = i;
-    const entry = this.seriesEntry(start, seriesEnd);
+    const cache = this.cache;
+    const section =
+      cache.find(hash, input, start, seriesEnd) ?? addSection(cache, hash, input, start, seriesEnd);
     const batch = this.batch;
     const first = batch.length;
 
@@ -175,7 +178,7 @@ class LineParser {
     i = seriesEnd;
     while (i < end && input[i] === SP) i++;
     if (i >= end) throw new LineError('missing field set');
-    for (;;) {
+    for (let fieldNo = 0; ; fieldNo++) {
       const keyStart = i;
       while (i < end) {
         const c = input[i];
@@ -202,7 +205,7 @@ class LineParser {
         i++;
       }
       const value = parseFieldValue(input, valueStart, i, keyStart, keyEnd);
-      const id = this.fieldId(entry, keyStart, keyEnd);
+      const id = this.fieldId(section, fieldNo, keyStart, keyEnd);
       batch.addById(id, 0, value);
       if (i >= end || input[i] === SP) break;
       i++; // ','
@@ -223,44 +226,24 @@ class LineParser {
     for (let k = first; k < batch.length; k++) timestamps[k] = ts;
   }
 
-  private seriesEntry(start: number, end: number): SeriesEntry {
-    const prev = this.prevEntry;
-    if (prev !== undefined && end - start === this.prevEnd - this.prevStart) {
-      const input = this.input;
-      let same = true;
-      for (let a = start, b = this.prevStart; a < end; a++, b++) {
-        if (input[a] !== input[b]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) {
-        this.prevStart = start;
-        this.prevEnd = end;
-        return prev;
-      }
+  /** The batch id of a field's series: cached per section slot for this request. */
+  private fieldId(
+    section: SeriesSection,
+    fieldNo: number,
+    keyStart: number,
+    keyEnd: number,
+  ): number {
+    const input = this.input;
+    let slot = this.cache.findField(section, fieldNo, input, keyStart, keyEnd);
+    if (slot < 0) {
+      const field = unescapeKey(input, keyStart, keyEnd, true);
+      slot = this.cache.addField(section, input, keyStart, keyEnd, field);
     }
-    const raw = this.input.toString('latin1', start, end);
-    let entry = this.cache.get(raw);
-    if (entry === undefined) {
-      entry = decodeSeries(this.input, start, end);
-      this.cache.set(raw, entry);
+    if (section.stamps[slot] !== this.request) {
+      section.ids[slot] = this.batch.seriesId(section.keys[slot]);
+      section.stamps[slot] = this.request;
     }
-    this.prevStart = start;
-    this.prevEnd = end;
-    this.prevEntry = entry;
-    return entry;
-  }
-
-  private fieldId(entry: SeriesEntry, keyStart: number, keyEnd: number): number {
-    const raw = this.input.toString('latin1', keyStart, keyEnd);
-    let id = entry.fieldIds.get(raw);
-    if (id === undefined) {
-      const field = unescapeKey(this.input, keyStart, keyEnd, true);
-      id = this.batch.seriesId(this.keyOf(entry.measurement, entry.tags, field));
-      entry.fieldIds.set(raw, id);
-    }
-    return id;
+    return section.ids[slot];
   }
 
   private text(start: number, end: number): string {
@@ -282,8 +265,14 @@ function lineFailure(e: unknown, line: number): CountError {
   throw e;
 }
 
-/** Decodes `measurement[,k=v...]` (escaped) into strings; once per distinct series section. */
-function decodeSeries(input: Buffer, start: number, end: number): SeriesEntry {
+/** Decodes `measurement[,k=v...]` (escaped) and caches it; once per distinct series section. */
+function addSection(
+  cache: SeriesKeyCache,
+  hash: number,
+  input: Buffer,
+  start: number,
+  end: number,
+): SeriesSection {
   let i = start;
   while (i < end && input[i] !== COMMA) i += input[i] === BSL ? 2 : 1;
   const measEnd = Math.min(i, end);
@@ -311,7 +300,7 @@ function decodeSeries(input: Buffer, start: number, end: number): SeriesEntry {
     }
     tags.push([key, unescapeKey(input, valueStart, valueEnd, true)]);
   }
-  return { measurement, tags, fieldIds: new Map() };
+  return cache.add(hash, input, start, end, measurement, tags);
 }
 
 /**

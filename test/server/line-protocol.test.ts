@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import type { PointBatch } from '../../src/model/batch.js';
 import { CountError } from '../../src/model/errors.js';
 import {
+  influxSeriesKey,
   type LineProtocolOptions,
   parseLineProtocol,
   parsePrecision,
   type SeriesKeyBuilder,
+  SeriesKeyCache,
 } from '../../src/server/line-protocol.js';
 
 const NOW = 1_700_000_000_123;
@@ -15,8 +17,13 @@ const NOW = 1_700_000_000_123;
 const rawKey: SeriesKeyBuilder = (measurement, tags, field) =>
   JSON.stringify([measurement, tags, field]);
 
-function parse(text: string, options: Partial<LineProtocolOptions> = {}): PointBatch {
-  return parseLineProtocol(Buffer.from(text), { precision: 'ns', nowMs: NOW, ...options });
+function parse(
+  text: string,
+  options: Partial<LineProtocolOptions> & { keyOf?: SeriesKeyBuilder } = {},
+): PointBatch {
+  const { keyOf, ...rest } = options;
+  const cache = rest.cache ?? new SeriesKeyCache(keyOf ?? influxSeriesKey);
+  return parseLineProtocol(Buffer.from(text), { precision: 'ns', nowMs: NOW, ...rest, cache });
 }
 
 /** Rows [series, timestamp, value] in batch order. */
@@ -212,10 +219,32 @@ describe('line protocol: InfluxDB reference examples', () => {
     };
     const lines: string[] = [];
     for (let i = 0; i < 300; i++) lines.push(`cpu,host=h${i % 3} a=${i},b=${i} ${i}000000`);
-    const batch = parse(lines.join('\n'), { keyOf: counting });
+    const cache = new SeriesKeyCache(counting);
+    const batch = parse(lines.join('\n'), { cache });
     expect(calls).toBe(6);
     expect(batch.series.length).toBe(6);
     expect(batch.length).toBe(600);
+    // A later request reuses the keys, with ids of its own batch.
+    const again = parse('cpu,host=h2 b=1 0\ncpu,host=h0 a=2 0\ncpu,host=h2 b=3 0', { cache });
+    expect(calls).toBe(6);
+    expect(rows(again).map((r) => JSON.parse(r[0]))).toEqual([
+      ['cpu', [['host', 'h2']], 'b'],
+      ['cpu', [['host', 'h0']], 'a'],
+      ['cpu', [['host', 'h2']], 'b'],
+    ]);
+    expect(again.series.length).toBe(2);
+  });
+
+  it('bounds the shared cache: past maxKeys it starts over and stays correct', () => {
+    const cache = new SeriesKeyCache(rawKey, 10);
+    for (let r = 0; r < 5; r++) {
+      const lines = Array.from({ length: 8 }, (_, i) => `m,h=h${(i + r * 3) % 17} f=${i} ${i}`);
+      const batch = parse(lines.join('\n'), { cache });
+      expect(cache.size).toBeLessThanOrEqual(10);
+      expect(rows(batch).map((x) => JSON.parse(x[0])[1][0][1])).toEqual(
+        Array.from({ length: 8 }, (_, i) => `h${(i + r * 3) % 17}`),
+      );
+    }
   });
 
   it('treats an empty body as no points', () => {
