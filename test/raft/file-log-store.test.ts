@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bootstrapSnapshot } from '../../raft/bootstrap.js';
@@ -5,6 +8,7 @@ import { isRaftError } from '../../raft/errors.js';
 import { FileLogStore } from '../../raft/file-log-store.js';
 import { MemoryLogStore } from '../../raft/memory-log-store.js';
 import type { Entry, HardState, RaftFile, RaftFs, Snapshot } from '../../raft/types.js';
+import { NodeVfs } from '../../src/env/node-vfs.js';
 import { MemoryVfs } from '../../src/storage/memory-vfs.js';
 
 const OPTS = { segmentBytes: 600 };
@@ -374,3 +378,31 @@ function lcg(seed: number): () => number {
     return (x >>> 0) / 2 ** 32;
   };
 }
+
+describe('FileLogStore on NodeVfs (real files, real fsync)', () => {
+  it('NodeVfs serves as its RaftFs without an adapter', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'count-raft-store-'));
+    try {
+      const fs: RaftFs = new NodeVfs(dir);
+      const s = await FileLogStore.open(fs, 'raft', OPTS);
+      await s.save({
+        hardState: null,
+        entries: [],
+        snapshot: bootstrapSnapshot(['a'], new Uint8Array(0)),
+      });
+      await s.save({
+        hardState: { term: 2, vote: 'a', commit: 3 },
+        entries: range(2, 30, 2),
+        snapshot: null,
+      });
+      await s.compact(snapshotAt(s, 20, 'at20'));
+      const before = contents(s);
+      await s.close();
+      const r = await FileLogStore.open(new NodeVfs(dir), 'raft', OPTS);
+      expect(contents(r)).toEqual(before);
+      await r.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
