@@ -41,6 +41,8 @@ export interface HttpServerOptions {
   maxInflightWrites: number;
   /** Server clock (ms) for line protocol points without a timestamp. */
   now?: () => number;
+  /** Raw points one response may carry (default MAX_RESPONSE_POINTS). */
+  maxResponsePoints?: number;
 }
 
 export interface CountHttpServer {
@@ -51,9 +53,16 @@ export interface CountHttpServer {
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
+/**
+ * Most raw points one response carries: ~40 bytes of JSON each keeps a response well under
+ * V8's string limit and the server's memory. Aggregates are not limited by this.
+ */
+export const MAX_RESPONSE_POINTS = 5_000_000;
+
 export async function buildHttpServer(options: HttpServerOptions): Promise<CountHttpServer> {
   const { service, metrics, logger } = options;
   const now = options.now ?? Date.now;
+  const maxResponsePoints = options.maxResponsePoints ?? MAX_RESPONSE_POINTS;
   let closing = false;
   let inflightWrites = 0;
   const keyCache = new SeriesKeyCache(influxSeriesKey);
@@ -178,6 +187,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
       const read = await service.readRange(series, start, end, consistency);
       if (!read.found) throw seriesNotFound(series);
       checkPartial(read, policy);
+      checkResponsePoints(read.points.timestamps.length, maxResponsePoints);
       const body = `{"series":${JSON.stringify(series)},"points":${formatPointsJson(read.points)},${partialJson(read)}}`;
       metrics.queryDuration.observe({ kind: 'range' }, (performance.now() - t0) / 1000);
       return sendJson(reply, body);
@@ -216,6 +226,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
     const policy = parsePartialPolicy(request.query.partial);
     const outcome = await service.query(req, consistency);
     checkPartial(outcome, policy);
+    let points = 0;
+    for (const r of outcome.results) if ('points' in r) points += r.points.timestamps.length;
+    checkResponsePoints(points, maxResponsePoints);
     const results = outcome.results.map(formatQueryResult).join(',');
     metrics.queryDuration.observe({ kind: 'query' }, (performance.now() - t0) / 1000);
     return sendJson(reply, `{"results":[${results}],${partialJson(outcome)}}`);
@@ -282,6 +295,16 @@ function checkPartial(info: PartialInfo, policy: 'allow' | 'deny'): void {
       'partial_result',
       'some token ranges had no reachable replica and partial=deny was given',
       { retryAfterSeconds: 1, details: { missing: info.missing ?? [] } },
+    );
+  }
+}
+
+function checkResponsePoints(n: number, limit: number): void {
+  if (n > limit) {
+    throw new CountError(
+      'invalid_query',
+      `the answer has ${n} points; one response carries at most ${limit}: narrow the time range or aggregate with fn and step`,
+      { details: { points: n, limit } },
     );
   }
 }

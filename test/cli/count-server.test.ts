@@ -73,7 +73,7 @@ async function runLoad(
   server: ServerProcess,
   writers: number,
   until: (acked: number[][]) => boolean,
-): Promise<{ acked: number[][]; done: Promise<void[]>; stop: () => void }> {
+): Promise<{ acked: number[][]; done: Promise<unknown>; stop: () => void }> {
   const acked = Array.from({ length: writers }, () => [] as number[]);
   let stopped = false;
   const done = Promise.all(acked.map((a, w) => writer(server, w, a, () => stopped)));

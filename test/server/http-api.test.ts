@@ -40,6 +40,7 @@ async function harness(
   options: {
     bodyLimitBytes?: number;
     maxInflightWrites?: number;
+    maxResponsePoints?: number;
     wrap?: (s: DataService) => DataService;
   } = {},
 ): Promise<Harness> {
@@ -55,6 +56,7 @@ async function harness(
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     maxInflightWrites: options.maxInflightWrites ?? 64,
     now: () => NOW,
+    maxResponsePoints: options.maxResponsePoints,
   });
   const h = { server, engine, service };
   open.push(h);
@@ -68,7 +70,9 @@ afterEach(async () => {
   }
 });
 
-type Reply = { status: number; json: () => any; body: string; headers: Record<string, unknown> };
+// biome-ignore lint/suspicious/noExplicitAny: response bodies are checked with toEqual
+type Json = any;
+type Reply = { status: number; json: () => Json; body: string; headers: Record<string, unknown> };
 
 async function call(
   h: Harness,
@@ -92,7 +96,7 @@ async function range(h: Harness, series: string, start = 0, end = 2 ** 53) {
   return call(h, 'GET', `/query/range/${enc(series)}?start=${start}&end=${end}`);
 }
 
-function expectError(r: Reply, status: number, code: string): any {
+function expectError(r: Reply, status: number, code: string): Json {
   expect(r.status, r.body).toBe(status);
   const e = r.json().error;
   expect(e.code, r.body).toBe(code);
@@ -474,6 +478,26 @@ describe('HTTP API: bad input is rejected whole, with the right status and code'
     );
     expectError(await call(h, 'GET', '/no/such/route'), 404, 'not_found');
     expectError(await call(h, 'DELETE', '/insert'), 404, 'not_found');
+  });
+
+  it('refuses raw answers over the response point limit, but not aggregates of them', async () => {
+    const h = await harness({ maxResponsePoints: 10 });
+    const points = Array.from({ length: 11 }, (_, i) => ({
+      series: 'big',
+      timestamp: T0 + i,
+      value: i,
+    }));
+    await call(h, 'POST', '/insert', { points });
+    const e = expectError(await range(h, 'big'), 400, 'invalid_query');
+    expect(e.details).toEqual({ points: 11, limit: 10 });
+    expectError(
+      await call(h, 'POST', '/query', { select: 'big', start: 0, end: T0 + 99 }),
+      400,
+      'invalid_query',
+    );
+    expect((await range(h, 'big', T0, T0 + 10)).json().points).toHaveLength(10);
+    const agg = await call(h, 'GET', `/query/aggregate/big?start=0&end=${T0 + 99}&fn=count`);
+    expect(agg.json().buckets).toEqual([{ start: 0, value: 11 }]);
   });
 
   it('POST /query: malformed JSON, unknown fields, bad selector, start > end', async () => {
