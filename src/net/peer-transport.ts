@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { WebSocket, WebSocketServer } from 'ws';
+import { CountError, ERROR_CODES, type ErrorCode } from '../model/errors.js';
 
 /**
  * The peer transport: one WebSocket per peer pair carrying msgpackr frames, for Raft, gossip and
@@ -69,7 +70,7 @@ interface Link {
 
 interface Pending {
   readonly resolve: (value: unknown) => void;
-  readonly reject: (error: PeerError) => void;
+  readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -352,7 +353,7 @@ export class PeerTransport {
         this.pending.delete(frame[1]);
         clearTimeout(p.timer);
         if (frame[2] === true) p.resolve(frame[3]);
-        else p.reject(new PeerError('remote', String(frame[3])));
+        else p.reject(remoteFailure(frame[3]));
         return;
       }
       default:
@@ -373,8 +374,35 @@ export class PeerTransport {
       if (handler === undefined) throw new Error(`no handler for channel ${channel}`);
       reply = this.packr.pack([RESPONSE, id, true, await handler(from, payload)]);
     } catch (e) {
-      reply = this.packr.pack([RESPONSE, id, false, e instanceof Error ? e.message : String(e)]);
+      reply = this.packr.pack([RESPONSE, id, false, failurePayload(e)]);
     }
     if (ws.readyState === WebSocket.OPEN) ws.send(reply);
   }
+}
+
+/**
+ * A handler's failure as it travels: a CountError keeps its code, message and details (so the
+ * caller can act on `stale_epoch` or `conflict`); anything else is only its message.
+ */
+function failurePayload(e: unknown): unknown {
+  if (e instanceof CountError) {
+    return { code: e.code, message: e.message, details: e.details ?? null };
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+function remoteFailure(payload: unknown): Error {
+  if (typeof payload === 'object' && payload !== null) {
+    const p = payload as { code?: unknown; message?: unknown; details?: unknown };
+    if (typeof p.code === 'string' && Object.hasOwn(ERROR_CODES, p.code)) {
+      const details =
+        typeof p.details === 'object' && p.details !== null
+          ? (p.details as Record<string, unknown>)
+          : undefined;
+      return new CountError(p.code as ErrorCode, String(p.message), {
+        ...(details === undefined ? {} : { details }),
+      });
+    }
+  }
+  return new PeerError('remote', String(payload));
 }

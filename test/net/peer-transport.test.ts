@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../raft/types.js';
+import { CountError } from '../../src/model/errors.js';
 import { PeerError, PeerTransport } from '../../src/net/peer-transport.js';
 import { isRaftMessage, RaftPeerTransport } from '../../src/net/raft-transport.js';
 
@@ -69,6 +70,21 @@ describe('PeerTransport', () => {
       message: 'nope',
     });
     await expect(a.request('zz', 'x', null)).rejects.toBeInstanceOf(PeerError);
+  });
+
+  it('a CountError thrown by a handler reaches the caller with its code and details', async () => {
+    const b = await node('b');
+    const a = await node('a', { b: `127.0.0.1:${b.port}` });
+    b.on('stale', async () => {
+      throw new CountError('stale_epoch', 'replica is at epoch 9', { details: { epoch: 9 } });
+    });
+    const err = await a.request('b', 'stale', null).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CountError);
+    expect(err).toMatchObject({
+      code: 'stale_epoch',
+      message: 'replica is at epoch 9',
+      details: { epoch: 9 },
+    });
   });
 
   it('queues while disconnected (bounded, oldest dropped) and reconnects after a restart', async () => {
