@@ -348,8 +348,12 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       if (t > batchMax) batchMax = t;
     }
     let newSeriesBytes = 0;
-    for (const key of batch.series) {
-      if (this.head.get(key) !== undefined) continue;
+    const keys: Array<string | Uint8Array> = new Array(batch.series.length);
+    for (let k = 0; k < batch.series.length; k++) {
+      const key = batch.series[k];
+      const existing = this.head.get(key);
+      keys[k] = existing === undefined ? key : existing.keyBytes;
+      if (existing !== undefined) continue;
       if (!isCanonical(key)) {
         throw new CountError('invalid_series', `series key is not canonical: ${key}`, {
           field: 'series',
@@ -373,7 +377,7 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       );
     }
     // One WAL record per batch, appended before the head changes so WAL order = apply order.
-    const record = encodeSamplesRecord(batch.series, batch.seriesIndex, ts, batch.values, n);
+    const record = encodeSamplesRecord(keys, batch.seriesIndex, ts, batch.values, n);
     if (record.length > DEFAULT_MAX_RECORD_BYTES) {
       throw new CountError(
         'body_too_large',

@@ -49,11 +49,14 @@ export class HeadSeries {
   minTime = Number.POSITIVE_INFINITY;
   points = 0;
   bytes: number;
+  /** The key in UTF-8, for WAL records. */
+  readonly keyBytes: Uint8Array;
 
   constructor(
     readonly key: string,
     openCapacity: number,
   ) {
+    this.keyBytes = new TextEncoder().encode(key);
     this.openTs = new Float64Array(openCapacity);
     this.openVals = new Float64Array(openCapacity);
     this.bytes = SERIES_OVERHEAD_BYTES + key.length * 2 + openCapacity * 16;

@@ -47,7 +47,7 @@ function pad8(n: number): number {
  * Encodes a SAMPLES record. `seriesIds`, `timestamps` and `values` are read for `[0, count)`.
  */
 export function encodeSamplesRecord(
-  keys: readonly string[],
+  keys: readonly (string | Uint8Array)[],
   seriesIds: Uint32Array,
   timestamps: Float64Array,
   values: Float64Array,
@@ -57,7 +57,8 @@ export function encodeSamplesRecord(
     count <= timestamps.length && count <= values.length && count <= seriesIds.length,
     'encodeSamplesRecord: count exceeds columns',
   );
-  const keyBytes = keys.map((k) => utf8.encode(k));
+  // Callers may pass keys already UTF-8 encoded (the engine caches them per series).
+  const keyBytes = keys.map((k) => (typeof k === 'string' ? utf8.encode(k) : k));
   let defBytes = 0;
   for (const kb of keyBytes) {
     assert(kb.length <= MAX_KEY_BYTES, 'encodeSamplesRecord: series key too long');
