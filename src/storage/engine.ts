@@ -498,10 +498,7 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
 
   /** Runs `fn` after every maintenance task before it; never two at once. */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(() => {
-      if (this.closed && this.closing === null) throw new CountError('shutting_down', 'closed');
-      return fn();
-    });
+    const run = this.chain.then(fn);
     this.chain = run.then(
       () => undefined,
       () => undefined,

@@ -136,4 +136,42 @@ describe('storage engine', () => {
     expect((await e.readRange('s0', T0, t + 1)).timestamps.length).toBe(accepted + 1);
     await e.close();
   });
+
+  it('cuts the head to blocks from its timer once it spans 1.5 block ranges', async () => {
+    const env = new ManualEnv(new MemoryVfs(), T0 + 5 * HOUR);
+    // A compaction range so long that the background round leaves the new blocks alone.
+    const e = await openEngine(env, {
+      blockRangeMs: HOUR,
+      maintenanceIntervalMs: 60_000,
+      compactionRangesMs: [1000 * HOUR],
+    });
+    for (let m = 0; m < 4 * 60; m += 10) await e.write(batchOf([['s', T0 + m * 60_000, m]]));
+    expect(e.stats().blocks).toBe(0);
+    // The write that made the cut due asked for a round at once (a 0 ms timer).
+    expect(env.fireDue()).toBeGreaterThan(0);
+    for (let i = 0; i < 1000 && e.stats().blocks === 0; i++)
+      await new Promise((r) => setImmediate(r));
+    // Newest point 3h50m: the head keeps at most 1.5 ranges, so windows before 3h go.
+    expect(e.stats().blocks).toBe(3);
+    expect(e.lastMaintenanceError).toBeUndefined();
+    expect(e.stats().headPoints).toBe(6);
+    expect((await e.readRange('s', T0, T0 + 5 * HOUR)).timestamps.length).toBe(24);
+    await e.close();
+  });
+
+  it('keeps acknowledged writes in always and interval modes across close and reopen', async () => {
+    for (const fsync of ['always', 'interval'] as const) {
+      const mem = new MemoryVfs();
+      const e = await openEngine(new ManualEnv(mem.view(), T0), { fsync, fsyncIntervalMs: 50 });
+      await Promise.all([1, 2, 3].map((i) => e.write(batchOf([['s', T0 + i, i]]))));
+      await e.close();
+      await expect(e.write(batchOf([['s', T0 + 9, 9]]))).rejects.toMatchObject({
+        code: 'shutting_down',
+      });
+      mem.crash();
+      const e2 = await openEngine(new ManualEnv(mem.view(), T0), { fsync });
+      expect(Array.from((await e2.readRange('s', T0, T0 + 10)).values)).toEqual([1, 2, 3]);
+      await e2.close();
+    }
+  });
 });
