@@ -35,7 +35,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       .map((points) => ({ op: 'insert' as const, points })),
   },
   {
-    weight: 1,
+    weight: 3,
     arbitrary: fc.constantFrom<Cmd>({ op: 'flush' }, { op: 'compact' }, { op: 'maintain' }),
   },
   { weight: 1, arbitrary: fc.constantFrom<Cmd>({ op: 'restart' }, { op: 'crash' }) },
