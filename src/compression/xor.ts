@@ -6,7 +6,8 @@ import { HI, LO, wordsOf } from './float-words.js';
  * is XORed with the previous one:
  *   '0'                      same bits as the previous value
  *   '10' + bits              the meaningful bits fit in the previous window (same leading and
- *                            trailing zero counts or more): only the window is written
+ *                            trailing zero counts or more) and a new window would not be
+ *                            smaller: only the window is written
  *   '11' + 5 + 6 + bits      new window: leading zeros (capped at 31), meaningful length - 1,
  *                            then the meaningful bits
  * The first value is written raw (64 bits). Every bit pattern round-trips (NaN payloads, -0).
@@ -14,6 +15,17 @@ import { HI, LO, wordsOf } from './float-words.js';
 
 function trailingZeros(x: number): number {
   return 31 - Math.clz32(x & -x);
+}
+
+/**
+ * Whether to write the XOR in the previous window (lead, trail) rather than open a new one
+ * for (l, t). Gorilla reuses any window the bits fit in; a wide window then sticks and costs
+ * every later value its width, so here a new window is opened once it is smaller by more than
+ * its 11-bit header.
+ */
+function reuseWindow(lead: number, trail: number, l: number, t: number): boolean {
+  if (lead < 0 || l < lead || t < trail) return false;
+  return 64 - lead - trail <= 11 + 64 - Math.min(l, 31) - t;
 }
 
 /** Writes the low n bits (1 <= n <= 64) of (hi:lo) >>> shift. */
@@ -57,7 +69,7 @@ export function encodeXor(w: BitWriter, values: Float64Array, start: number, end
     }
     const l = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
     const t = xl !== 0 ? trailingZeros(xl) : 32 + trailingZeros(xh);
-    if (lead >= 0 && l >= lead && t >= trail) {
+    if (reuseWindow(lead, trail, l, t)) {
       w.writeBits(0b10, 2);
       writeShifted(w, xh, xl, trail, 64 - lead - trail);
     } else {
@@ -101,7 +113,7 @@ export function measureXor(
     }
     const l = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
     const t = xl !== 0 ? trailingZeros(xl) : 32 + trailingZeros(xh);
-    if (lead >= 0 && l >= lead && t >= trail) bits += 2 + 64 - lead - trail;
+    if (reuseWindow(lead, trail, l, t)) bits += 2 + 64 - lead - trail;
     else {
       lead = Math.min(l, 31);
       trail = t;
