@@ -171,12 +171,13 @@ export async function runRaftBench(): Promise<void> {
     console.log(
       `raft bench: 3 processes, loopback, fsync on, tick ${tickMs} ms, election timeout ${ELECTION_TICKS * tickMs}-${2 * ELECTION_TICKS * tickMs} ms`,
     );
-    console.log('| clients | commits/s | p50 ms | p99 ms | (median of runs) |');
-    console.log('| ---: | ---: | ---: | ---: | --- |');
+    console.log('| clients | commits/s | p50 ms | p99 ms | errors | (median of runs) |');
+    console.log('| ---: | ---: | ---: | ---: | ---: | --- |');
     for (const concurrency of [1, 16, 64]) {
       const rates: number[] = [];
       const p50s: number[] = [];
       const p99s: number[] = [];
+      let errors = 0;
       for (let r = 0; r < runs; r++) {
         const leader = await leaderOf(nodes);
         const res = await leader.call<{ latencies: number[]; errors: number; elapsedMs: number }>({
@@ -186,12 +187,13 @@ export async function runRaftBench(): Promise<void> {
           bytes: 128,
         });
         const lat = [...res.latencies].sort((a, b) => a - b);
+        errors += res.errors;
         rates.push((lat.length / res.elapsedMs) * 1000);
         p50s.push(percentile(lat, 0.5));
         p99s.push(percentile(lat, 0.99));
       }
       console.log(
-        `| ${concurrency} | ${median(rates).toFixed(0)} | ${median(p50s).toFixed(2)} | ${median(p99s).toFixed(2)} | ${runs} runs of ${durationMs} ms |`,
+        `| ${concurrency} | ${median(rates).toFixed(0)} | ${median(p50s).toFixed(2)} | ${median(p99s).toFixed(2)} | ${errors} | ${runs} runs of ${durationMs} ms |`,
       );
     }
 

@@ -304,6 +304,11 @@ export class RaftCore implements RawNode {
     }
   }
 
+  /** Term of the entry at `index` in this node's log (persisted or not), or null. */
+  logTerm(index: Index): Term | null {
+    return this.log.term(index);
+  }
+
   status(): Status {
     const progress = new Map<NodeId, Progress>();
     if (this.role === 'leader') {

@@ -266,14 +266,13 @@ export class RaftRuntime implements RaftHost {
   }
 
   /**
-   * Entries from `from` on were just replaced by a leader's: a proposal whose index now holds
-   * another term, or lies past the new end of the log, can never commit (Log Matching).
+   * Entries from `from` on were just replaced by a leader's: a proposal whose index no longer
+   * holds its term can never commit (Log Matching: the entry that replaced it differs, and so
+   * does every later leader's entry at that index).
    */
   private rejectOverwritten(from: Index): void {
     for (const [index, p] of this.proposals) {
-      if (index < from) continue;
-      const term = this.store.term(index);
-      if (term === p.term) continue;
+      if (index < from || this.core.logTerm(index) === p.term) continue;
       this.proposals.delete(index);
       p.reject(raftError('dropped', this.leader));
     }

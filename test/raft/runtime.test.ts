@@ -16,6 +16,18 @@ describe('RaftRuntime', () => {
     expect(c.fatal).toEqual([]);
   });
 
+  it('resolves every one of many concurrent proposals (made while a save is in flight)', async () => {
+    const c = new VirtualCluster(['a', 'b', 'c']);
+    await c.start();
+    const rt = c.nodes.get(await c.waitForLeader())!;
+    const all = Array.from({ length: 50 }, (_, i) => rt.propose(enc(`k${i}=${i}`)));
+    const results = await c.until(Promise.allSettled(all));
+    expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(results.map((r) => (r as PromiseFulfilledResult<unknown>).value)).toEqual(
+      all.map((_, i) => String(i)),
+    );
+  });
+
   it('refuses proposals and reads on a follower, naming the leader', async () => {
     const c = new VirtualCluster(['a', 'b', 'c']);
     await c.start();
