@@ -13,16 +13,51 @@ export type FaultEvent =
   /** Power cut: the node's un-fsynced writes are lost (with `tear`, partly kept). */
   | { readonly at: number; readonly kind: 'crash'; readonly node: string; readonly tear: boolean }
   | { readonly at: number; readonly kind: 'restart'; readonly node: string }
+  /** Power cut of whichever node leads at that moment, restarted `downMs` later. */
+  | {
+      readonly at: number;
+      readonly kind: 'crash-leader';
+      readonly downMs: number;
+      readonly tear: boolean;
+    }
+  /**
+   * Arms a trap: the next time `node` sends a message of type `message`, it loses power right
+   * after the send and restarts `downMs` later. Aimed at "persist before send" (a vote granted
+   * but not durable, an append acknowledged but not durable).
+   */
+  | {
+      readonly at: number;
+      readonly kind: 'crash-on-send';
+      readonly node: string;
+      readonly message: CrashTrigger;
+      readonly downMs: number;
+    }
   /** Membership: remove the node from the group (then wipe it). */
   | { readonly at: number; readonly kind: 'remove'; readonly node: string }
   /** Membership: add the node back, empty, as a learner, then promote it to voter. */
   | { readonly at: number; readonly kind: 'add'; readonly node: string }
+  /**
+   * Split-brain probe: a bridge partition with `bridge` in the middle, a trap that crashes the
+   * bridge right after it next grants a vote, and the leader killed so both halves campaign.
+   * Contested elections through a bridge are where a voter that forgets its vote elects two
+   * leaders in one term.
+   */
+  | {
+      readonly at: number;
+      readonly kind: 'split-brain-probe';
+      readonly partition: Partition;
+      readonly bridge: string;
+      readonly downMs: number;
+    }
   /** Ask the leader to hand leadership to `node`. */
   | { readonly at: number; readonly kind: 'transfer'; readonly node: string }
   /** Network quality for a while: `lossy` drops and delays far more. */
   | { readonly at: number; readonly kind: 'network'; readonly quality: 'lossy' | 'normal' };
 
 export type FaultSchedule = readonly FaultEvent[];
+
+/** Message types a crash-on-send trap fires on: those a node sends after persisting. */
+export type CrashTrigger = 'voteResp' | 'appendResp';
 
 export interface FaultScheduleOptions {
   readonly nodes: readonly string[];
@@ -50,22 +85,39 @@ export function generateFaultSchedule(seed: number, options: FaultScheduleOption
   while (t < endMs && events.length < MAX_FAULTS) {
     const at = Math.round(t);
     const roll = random.next();
-    if (roll < 0.3) {
+    if (roll < 0.25) {
       const shape = random.pick(PARTITION_SHAPES);
       const partition = makePartition(shape, nodes, random);
       events.push({ at, kind: 'partition', partition });
       events.push({ at: at + random.int(100, 1500), kind: 'heal' });
-    } else if (roll < 0.5) {
+    } else if (roll < 0.37) {
       // A crash with a slow restart: the others must carry on without it.
       const node = random.pick(nodes);
       events.push({ at, kind: 'crash', node, tear: random.chance(0.5) });
       events.push({ at: at + random.int(50, 1200), kind: 'restart', node });
-    } else if (roll < 0.65) {
-      // A quick bounce, often during an election: what catches votes that were not fsynced.
-      const node = random.pick(nodes);
-      events.push({ at, kind: 'crash', node, tear: random.chance(0.5) });
-      events.push({ at: at + random.int(1, 40), kind: 'restart', node });
-    } else if (roll < 0.77 && nodes.length >= 3) {
+    } else if (roll < 0.55) {
+      // Killing the leader, often with entries only partly replicated (Raft's Figure 8).
+      events.push({
+        at,
+        kind: 'crash-leader',
+        downMs: random.int(20, 2500),
+        tear: random.chance(0.5),
+      });
+    } else if (roll < 0.68) {
+      const message: CrashTrigger = random.chance(0.6) ? 'voteResp' : 'appendResp';
+      events.push({
+        at,
+        kind: 'crash-on-send',
+        node: random.pick(nodes),
+        message,
+        downMs: random.int(0, 5),
+      });
+    } else if (roll < 0.74 && nodes.length >= 3) {
+      const partition = makePartition('bridge', nodes, random);
+      const bridge = /<(\w+)>/.exec(partition.description)![1];
+      events.push({ at, kind: 'split-brain-probe', partition, bridge, downMs: random.int(0, 5) });
+      events.push({ at: at + random.int(1000, 3000), kind: 'heal' });
+    } else if (roll < 0.8 && nodes.length >= 3) {
       if (removed === null) {
         removed = random.pick(nodes);
         events.push({ at, kind: 'remove', node: removed });
@@ -73,7 +125,7 @@ export function generateFaultSchedule(seed: number, options: FaultScheduleOption
         events.push({ at, kind: 'add', node: removed });
         removed = null;
       }
-    } else if (roll < 0.87) {
+    } else if (roll < 0.86) {
       events.push({ at, kind: 'transfer', node: random.pick(nodes) });
     } else {
       events.push({ at, kind: 'network', quality: 'lossy' });
@@ -98,10 +150,16 @@ export function describeFault(e: FaultEvent): string {
       return `${e.at}ms crash ${e.node}${e.tear ? ' (torn writes)' : ''}`;
     case 'restart':
       return `${e.at}ms restart ${e.node}`;
+    case 'crash-leader':
+      return `${e.at}ms crash the leader for ${e.downMs}ms${e.tear ? ' (torn writes)' : ''}`;
+    case 'crash-on-send':
+      return `${e.at}ms crash ${e.node} right after it next sends ${e.message}, for ${e.downMs}ms`;
     case 'remove':
       return `${e.at}ms remove ${e.node} from the group`;
     case 'add':
       return `${e.at}ms add ${e.node} back (learner, then voter)`;
+    case 'split-brain-probe':
+      return `${e.at}ms split-brain probe: bridge ${e.partition.description}, crash the leader, crash ${e.bridge} after its next vote for ${e.downMs}ms`;
     case 'transfer':
       return `${e.at}ms transfer leadership to ${e.node}`;
     case 'network':

@@ -79,12 +79,12 @@ export class SimNetwork<M extends Packet> {
     this.blocked.fill(0);
     const n = this.nodes.length;
     for (const [from, to] of p.blocked) this.blocked[this.slot(from) * n + this.slot(to)] = 1;
-    this.trace.record(this.scheduler.now, 'partition', { shape: p.shape, cut: p.description });
+    this.trace.record(this.scheduler.now, 'partition', `${p.shape}: ${p.description}`);
   }
 
   heal(): void {
     this.blocked.fill(0);
-    this.trace.record(this.scheduler.now, 'heal', {});
+    this.trace.record(this.scheduler.now, 'heal', '');
   }
 
   /** True when packets from `from` currently reach `to` (ignores random loss). */
@@ -108,7 +108,7 @@ export class SimNetwork<M extends Packet> {
       const delay = this.delay();
       assert(this.inFlight < this.maxInFlight, 'SimNetwork: too many packets in flight');
       this.inFlight++;
-      this.trace.record(now, 'send', { m: this.describe(message), d: delay, dup: c });
+      this.trace.record(now, 'send', `${this.describe(message)} +${delay}${c > 0 ? ' dup' : ''}`);
       this.scheduler.schedule(delay, () => this.deliver(message));
     }
   }
@@ -131,13 +131,13 @@ export class SimNetwork<M extends Packet> {
       return;
     }
     this.delivered++;
-    this.trace.record(this.scheduler.now, 'deliver', { m: this.describe(message) });
+    this.trace.record(this.scheduler.now, 'deliver', this.describe(message));
     handler(message);
   }
 
   private drop(message: M, why: string): void {
     this.dropped++;
-    this.trace.record(this.scheduler.now, 'drop', { m: this.describe(message), why });
+    this.trace.record(this.scheduler.now, 'drop', `${this.describe(message)} ${why}`);
   }
 
   private slot(node: string): number {

@@ -55,7 +55,7 @@ export class SimEnv implements Env {
     const id = this.timerCount++;
     const ev = this.scheduler.schedule(global, () => {
       if (!this.alive) return;
-      this.trace?.record(this.scheduler.now, 'timer', { n: this.node, id });
+      this.trace?.record(this.scheduler.now, 'timer', `${this.node} ${id}`);
       fn();
     });
     return {

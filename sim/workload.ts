@@ -42,6 +42,8 @@ export class Workload {
   private opsInFlight = 0;
   /** Per client: the node it believes leads, learned from refusals. */
   private readonly leaderHint: (string | null)[];
+  /** Per client: its last operation was refused with a hint to another node. */
+  private readonly redirected: boolean[];
   /** Per client and key: the last value it saw, used as a compare-and-set expectation. */
   private readonly seen: Map<string, string | null>[];
   stats = { ok: 0, fail: 0, info: 0 };
@@ -55,6 +57,7 @@ export class Workload {
   ) {
     assert(options.clients > 0 && options.keys > 0, 'Workload: need clients and keys');
     this.leaderHint = new Array(options.clients).fill(null);
+    this.redirected = new Array(options.clients).fill(false);
     this.seen = Array.from({ length: options.clients }, () => new Map());
   }
 
@@ -67,9 +70,10 @@ export class Workload {
     return this.opsInFlight === 0;
   }
 
-  private scheduleNext(client: number): void {
+  private scheduleNext(client: number, redirected = false): void {
     const [lo, hi] = this.options.thinkMs;
-    const delay = this.random.int(lo, hi);
+    // A client told "not the leader, try X" goes to X at once, as real clients do.
+    const delay = redirected ? 0 : this.random.int(lo, hi);
     if (this.scheduler.now + delay >= this.options.stopAtMs) return;
     if (this.nextOp >= MAX_OPS) return;
     this.scheduler.schedule(delay, () => this.invoke(client));
@@ -90,23 +94,21 @@ export class Workload {
     const input = this.chooseInput(client, id);
     const hint = this.leaderHint[client];
     const node =
-      hint !== null && this.random.chance(0.8) ? hint : this.random.pick(this.options.nodes);
+      hint !== null && (this.redirected[client] || this.random.chance(0.8))
+        ? hint
+        : this.random.pick(this.options.nodes);
+    this.redirected[client] = false;
     const invokedAt = this.scheduler.now;
     this.opsInFlight++;
-    this.trace.record(invokedAt, 'invoke', { c: client, op: id, n: node, in: input });
+    this.trace.record(invokedAt, 'invoke', `c${client} #${id} ${node} ${JSON.stringify(input)}`);
     let done = false;
     const finish = (status: OpStatus, output: KvOutput, why: string): void => {
       if (done) return;
       done = true;
       this.opsInFlight--;
       const completedAt = this.scheduler.now;
-      this.trace.record(completedAt, 'complete', {
-        c: client,
-        op: id,
-        s: status,
-        out: output,
-        why,
-      });
+      const out = JSON.stringify(output);
+      this.trace.record(completedAt, 'complete', `c${client} #${id} ${status} ${out} ${why}`);
       this.history.push({
         id,
         client,
@@ -122,7 +124,10 @@ export class Workload {
       } else if (status === 'ok' && input.f !== 'get') {
         this.seen[client].set(input.key, input.value);
       }
-      this.scheduleNext(client);
+      const redirect =
+        status === 'fail' && this.leaderHint[client] !== null && this.leaderHint[client] !== node;
+      this.redirected[client] = redirect;
+      this.scheduleNext(client, redirect);
     };
     const timeout = this.scheduler.schedule(this.options.timeoutMs, () =>
       finish('info', null, 'timeout'),

@@ -1,0 +1,416 @@
+import { bootstrapSnapshot } from '../raft/bootstrap.js';
+import type { BugName, Message } from '../raft/types.js';
+import {
+  checkLinearizable,
+  describeOp,
+  type LinearizabilityResult,
+} from './checkers/linearizability.js';
+import { RaftInvariants } from './checkers/raft-invariants.js';
+import { describeMessage } from './describe-message.js';
+import {
+  type CrashTrigger,
+  type FaultEvent,
+  type FaultSchedule,
+  generateFaultSchedule,
+} from './fault-schedule.js';
+import { KvStateMachine } from './kv-state-machine.js';
+import { DEFAULT_NETWORK_FAULTS, type NetworkFaults, SimNetwork } from './network.js';
+import { SimRandom } from './random.js';
+import { Scheduler } from './scheduler.js';
+import { SimLogDisk } from './sim-log-store.js';
+import { SimNode, type SimNodeContext } from './sim-node.js';
+import { Trace } from './trace.js';
+import { Workload } from './workload.js';
+
+/**
+ * One simulation run: a Raft group of `nodes` nodes serving the KV workload while the fault
+ * schedule partitions, crashes, restarts and reconfigures it, with the checkers watching.
+ * Everything is a function of the seed (and of the schedule, when one is given for shrinking).
+ */
+export interface SimulationOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly bugs: readonly BugName[];
+  /** Faults happen in [0, faultMs); then the network heals and every node restarts. */
+  readonly faultMs: number;
+  /** Quiet time after the faults, for the group to converge before the final checks. */
+  readonly recoverMs: number;
+  readonly keepTrace: boolean;
+  /** Raft tick; heartbeats every tick, elections after 10 to 20 ticks (etcd's defaults at 100). */
+  readonly tickMs: number;
+  /**
+   * Election timeout in ticks (randomised in [e, 2e) by Raft). Small values make split votes
+   * and contested terms common, which is where vote-durability bugs show.
+   */
+  readonly electionTicks: number;
+  /** Each node's clock runs fast or slow by up to this fraction (0.02 = 2%). */
+  readonly maxDriftRate: number;
+  /** Mean pause between two faults. */
+  readonly meanFaultGapMs: number;
+  /** Upper bound of a client's pause between operations. */
+  readonly maxThinkMs: number;
+  /** Replaces the schedule generated from the seed (used by shrinking). */
+  readonly schedule?: FaultSchedule;
+}
+
+export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
+  nodes: 5,
+  bugs: [],
+  faultMs: 8_000,
+  recoverMs: 3_000,
+  keepTrace: false,
+  tickMs: 100,
+  electionTicks: 10,
+  maxDriftRate: 0.02,
+  meanFaultGapMs: 700,
+  maxThinkMs: 200,
+};
+
+export interface SimulationFailure {
+  /** Which checker failed: an invariant name, "linearizability" or "raft-assertion". */
+  readonly checker: string;
+  readonly explanation: string;
+}
+
+export interface SimulationResult {
+  readonly seed: number;
+  /** SHA-256 of the event trace: equal for equal seeds, always. */
+  readonly hash: string;
+  readonly traceEvents: number;
+  readonly eventsRun: number;
+  readonly virtualMs: number;
+  readonly wallMs: number;
+  readonly schedule: FaultSchedule;
+  readonly failure: SimulationFailure | null;
+  readonly ops: { readonly ok: number; readonly fail: number; readonly info: number };
+  readonly linearizability: LinearizabilityResult['verdict'];
+  readonly trace: string | undefined;
+}
+
+const LOSSY: NetworkFaults = {
+  ...DEFAULT_NETWORK_FAULTS,
+  dropRate: 0.25,
+  duplicateRate: 0.05,
+  longDelayRate: 0.1,
+  longDelayMs: 600,
+};
+/** Retry pause and bound for the membership admin's requests. */
+const ADMIN_RETRY_MS = 100;
+const ADMIN_MAX_ATTEMPTS = 60;
+const ADMIN_TIMEOUT_MS = 1000;
+
+export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
+  const started = performance.now();
+  const { seed } = options;
+  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
+  const scheduler = new Scheduler();
+  const trace = new Trace(options.keepTrace);
+  const invariants = new RaftInvariants(() => scheduler.now);
+  let assertion: SimulationFailure | null = null;
+  const network = new SimNetwork<Message>(
+    scheduler,
+    ids,
+    SimRandom.stream(seed, 'network'),
+    trace,
+    describeMessage,
+  );
+  const ctx: SimNodeContext = {
+    seed,
+    scheduler,
+    network,
+    trace,
+    invariants,
+    bugs: new Set(options.bugs),
+    tickMs: options.tickMs,
+    electionTicks: options.electionTicks,
+    onAssertion: (node, error) => {
+      assertion ??= {
+        checker: 'raft-assertion',
+        explanation: `${node}: ${error.name}: ${error.message}`,
+      };
+    },
+  };
+  const clocks = SimRandom.stream(seed, 'clocks');
+  const founding = bootstrapSnapshot(ids, new KvStateMachine().snapshot());
+  const nodes = new Map<string, SimNode>();
+  for (const id of ids) {
+    // Per-node drift in rate, and up to 5 s of wall-clock offset.
+    const drift = {
+      rate: (clocks.next() - 0.5) * 2 * options.maxDriftRate,
+      offsetMs: clocks.int(-5000, 5000),
+    };
+    nodes.set(id, new SimNode(id, ctx, new SimLogDisk(founding), drift));
+  }
+  for (const node of nodes.values()) node.start();
+
+  const schedule =
+    options.schedule ??
+    generateFaultSchedule(seed, {
+      nodes: ids,
+      startMs: 500,
+      endMs: options.faultMs,
+      meanGapMs: options.meanFaultGapMs,
+    });
+  const admin = new MembershipAdmin(nodes, scheduler, trace);
+  for (const event of schedule) {
+    if (event.at >= options.faultMs) continue;
+    scheduler.scheduleAt(event.at, () =>
+      applyFault(event, nodes, network, admin, scheduler, trace),
+    );
+  }
+  scheduler.scheduleAt(options.faultMs, () => {
+    trace.record(scheduler.now, 'recover', '');
+    network.heal();
+    network.faults = DEFAULT_NETWORK_FAULTS;
+    for (const node of nodes.values()) if (node.state === 'down') node.start();
+  });
+
+  const endMs = options.faultMs + options.recoverMs;
+  const workload = new Workload(
+    {
+      clients: options.nodes,
+      keys: 3,
+      nodes: ids,
+      stopAtMs: endMs - 1500,
+      timeoutMs: 500,
+      thinkMs: [0, options.maxThinkMs],
+      latencyMs: [1, 5],
+    },
+    scheduler,
+    SimRandom.stream(seed, 'workload'),
+    trace,
+    {
+      submit: (node, input) => nodes.get(node)!.submit(input),
+    },
+  );
+  workload.start();
+
+  const failed = (): boolean => assertion !== null || invariants.failed !== null;
+  await scheduler.run(endMs, failed);
+
+  if (!failed()) {
+    invariants.finalCheck(
+      [...nodes.values()]
+        .filter((n) => n.up)
+        .map((n) => ({ id: n.id, log: n.log()!, commit: n.status()!.commit })),
+    );
+  }
+  let failure: SimulationFailure | null = assertion;
+  const violation = invariants.failed;
+  if (failure === null && violation !== null) {
+    failure = {
+      checker: violation.invariant,
+      explanation: `at ${violation.at}ms: ${violation.message}`,
+    };
+  }
+  let verdict: LinearizabilityResult['verdict'] = 'unknown';
+  if (failure === null) {
+    const lin = checkLinearizable(workload.history);
+    verdict = lin.verdict;
+    if (lin.verdict === 'violation') {
+      const ops = lin.ops
+        .slice()
+        .sort((a, b) => a.invoke - b.invoke)
+        .slice(0, 40)
+        .map((o) => `    #${o.id} c${o.client} ${describeOp(o)}`);
+      failure = {
+        checker: 'linearizability',
+        explanation: `${lin.explanation}\n  operations on ${lin.key} (first 40 by invocation):\n${ops.join('\n')}`,
+      };
+    }
+  }
+  trace.record(scheduler.now, 'end', failure === null ? 'ok' : failure.checker);
+  return {
+    seed,
+    hash: trace.digest(),
+    traceEvents: trace.count,
+    eventsRun: scheduler.eventsRun,
+    virtualMs: scheduler.now,
+    wallMs: performance.now() - started,
+    schedule,
+    failure,
+    ops: { ...workload.stats },
+    linearizability: verdict,
+    trace: trace.ndjson(),
+  };
+}
+
+function applyFault(
+  event: FaultEvent,
+  nodes: ReadonlyMap<string, SimNode>,
+  network: SimNetwork<Message>,
+  admin: MembershipAdmin,
+  scheduler: Scheduler,
+  trace: Trace,
+): void {
+  switch (event.kind) {
+    case 'partition':
+      network.partition(event.partition);
+      return;
+    case 'heal':
+      network.heal();
+      return;
+    case 'crash':
+      nodes.get(event.node)!.crash(event.tear);
+      return;
+    case 'restart': {
+      const node = nodes.get(event.node)!;
+      if (node.state === 'down') node.start();
+      return;
+    }
+    case 'crash-leader': {
+      const leader = admin.leader();
+      trace.record(scheduler.now, 'crash-leader', leader?.id ?? '-');
+      if (leader === null) return;
+      leader.crash(event.tear);
+      scheduler.schedule(event.downMs, () => {
+        if (leader.state === 'down') leader.start();
+      });
+      return;
+    }
+    case 'crash-on-send': {
+      armCrash(nodes.get(event.node)!, event.message, event.downMs, scheduler, trace);
+      return;
+    }
+    case 'split-brain-probe': {
+      network.partition(event.partition);
+      const bridge = nodes.get(event.bridge)!;
+      armCrash(bridge, 'voteResp', event.downMs, scheduler, trace);
+      const leader = admin.leader();
+      if (leader !== null && leader !== bridge) {
+        // Back at once, as a follower: both halves then campaign.
+        leader.crash(false);
+        scheduler.schedule(event.downMs, () => {
+          if (leader.state === 'down') leader.start();
+        });
+      }
+      return;
+    }
+    case 'remove':
+      admin.remove(event.node);
+      return;
+    case 'add':
+      admin.add(event.node);
+      return;
+    case 'transfer': {
+      const leader = admin.leader();
+      trace.record(scheduler.now, 'transfer', `${leader?.id ?? '-'} -> ${event.node}`);
+      leader?.transferLeader(event.node);
+      return;
+    }
+    case 'network':
+      network.faults = event.quality === 'lossy' ? LOSSY : DEFAULT_NETWORK_FAULTS;
+      trace.record(scheduler.now, 'network', event.quality);
+      return;
+  }
+}
+
+function armCrash(
+  node: SimNode,
+  on: CrashTrigger,
+  downMs: number,
+  scheduler: Scheduler,
+  trace: Trace,
+): void {
+  trace.record(scheduler.now, 'trap', `${node.id} on ${on}`);
+  node.armCrashTrap(on, () => {
+    // The message is on the wire; the power goes before anything else runs.
+    node.crash(false);
+    scheduler.schedule(downMs, () => {
+      if (node.state === 'down') node.start();
+    });
+  });
+}
+
+/**
+ * The operator changing membership during the faults, as countctl would: ask the leader,
+ * retry on refusal or timeout (bounded), and only wipe a node once the leader's applied
+ * configuration no longer has it.
+ */
+class MembershipAdmin {
+  private busy = false;
+
+  constructor(
+    private readonly nodes: ReadonlyMap<string, SimNode>,
+    private readonly scheduler: Scheduler,
+    private readonly trace: Trace,
+  ) {}
+
+  /** The up node that leads the highest term, if any (first by id on a tie). */
+  leader(): SimNode | null {
+    let best: SimNode | null = null;
+    let bestTerm = -1;
+    for (const node of this.nodes.values()) {
+      const st = node.status();
+      if (st !== null && st.role === 'leader' && st.term > bestTerm) {
+        best = node;
+        bestTerm = st.term;
+      }
+    }
+    return best;
+  }
+
+  remove(id: string): void {
+    if (this.busy) return;
+    this.busy = true;
+    this.trace.record(this.scheduler.now, 'admin', `remove ${id}`);
+    this.step(id, 'remove', 0);
+  }
+
+  add(id: string): void {
+    if (this.busy || this.nodes.get(id)!.state !== 'removed') return;
+    this.busy = true;
+    this.trace.record(this.scheduler.now, 'admin', `add ${id}`);
+    this.nodes.get(id)!.start();
+    this.step(id, 'add', 0);
+  }
+
+  private step(id: string, goal: 'remove' | 'add', attempt: number): void {
+    const target = this.nodes.get(id)!;
+    const retry = (): void => {
+      if (attempt + 1 >= ADMIN_MAX_ATTEMPTS) {
+        this.trace.record(this.scheduler.now, 'admin', `gave up ${goal} ${id}`);
+        this.busy = false;
+        return;
+      }
+      this.scheduler.schedule(ADMIN_RETRY_MS, () => this.step(id, goal, attempt + 1));
+    };
+    const leader = this.leader();
+    const conf = leader?.status()?.conf;
+    if (leader === null || conf === undefined) {
+      retry();
+      return;
+    }
+    const voter = conf.voters.includes(id);
+    const learner = conf.learners.includes(id);
+    if (goal === 'remove') {
+      if (!voter && !learner) {
+        this.trace.record(this.scheduler.now, 'admin', `removed ${id}`);
+        if (target.state !== 'removed') target.retire();
+        this.busy = false;
+        return;
+      }
+      this.await(leader.changeMembership({ type: 'removeNode', node: id, context: '' }), retry);
+      return;
+    }
+    if (voter) {
+      this.trace.record(this.scheduler.now, 'admin', `added ${id}`);
+      this.busy = false;
+      return;
+    }
+    const type = learner ? 'addVoter' : 'addLearner';
+    this.await(leader.changeMembership({ type, node: id, context: '' }), retry);
+  }
+
+  /** Continues after the request settles, or after a timeout if it never does. */
+  private await(request: Promise<unknown>, then: () => void): void {
+    let done = false;
+    const once = (): void => {
+      if (done) return;
+      done = true;
+      then();
+    };
+    request.then(once, once);
+    this.scheduler.schedule(ADMIN_TIMEOUT_MS, once);
+  }
+}
