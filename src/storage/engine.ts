@@ -3,7 +3,7 @@ import type { Env, TimerHandle } from '../env/env.js';
 import { assert } from '../model/assert.js';
 import type { PointBatch } from '../model/batch.js';
 import { CountError } from '../model/errors.js';
-import { EMPTY_SAMPLES, type Samples } from '../model/point.js';
+import { EMPTY_SAMPLES, MAX_TIMESTAMP_EXCLUSIVE, type Samples } from '../model/point.js';
 import type { Selector } from '../model/selector.js';
 import { isCanonical } from '../model/series.js';
 import { mergeSamples } from '../query/merge.js';
@@ -344,6 +344,13 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     let batchMax = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
       const t = ts[i];
+      // Batches arrive validated; this cheap check keeps a NaN or fraction out of the head,
+      // where it would fail every later chunk encoding.
+      if (!(t >= 0 && t < MAX_TIMESTAMP_EXCLUSIVE && Math.floor(t) === t)) {
+        throw new CountError('invalid_timestamp', `points[${i}].timestamp ${t} is not valid`, {
+          field: `points[${i}].timestamp`,
+        });
+      }
       if (t < oldest || t > newest) throw this.outOfWindow(batch, i, oldest, newest);
       if (t > batchMax) batchMax = t;
     }

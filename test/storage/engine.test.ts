@@ -98,6 +98,9 @@ describe('storage engine', () => {
     ]);
     expect(points(await e.readRange('b', 0, T0 * 2))).toEqual([]);
     expect(await e.select([{ name: '__name__', op: '=', value: 'b' }])).toEqual([]);
+    await expect(e.write(batchOf([['a', T0 + 3 * HOUR + 0.5, 1]]))).rejects.toMatchObject({
+      code: 'invalid_timestamp',
+    });
     // The future guard: a point more than maxFutureMs ahead of the clock.
     await expect(e.write(batchOf([['a', T0 + 5 * HOUR + 25 * HOUR, 1]]))).rejects.toMatchObject({
       code: 'timestamp_out_of_window',
