@@ -67,12 +67,20 @@ export class BitWriter {
       return;
     }
     if (n === 0) return;
-    this.acc = (this.acc << n) | (value & ((1 << n) - 1));
-    this.accBits += n;
-    while (this.accBits >= 8) {
-      this.accBits -= 8;
-      this.pushByte((this.acc >>> this.accBits) & 0xff);
+    const acc = (this.acc << n) | (value & ((1 << n) - 1));
+    let bits = this.accBits + n;
+    if (bits >= 8) {
+      if (this.len + 4 > this.buf.length) this.grow();
+      const buf = this.buf;
+      let len = this.len;
+      do {
+        bits -= 8;
+        buf[len++] = acc >>> bits; // a Uint8Array store keeps the low 8 bits
+      } while (bits >= 8);
+      this.len = len;
     }
+    this.acc = acc;
+    this.accBits = bits;
   }
 
   /** Writes the low n bits of value (0 <= n <= 53, value an integer in [0, 2^53)). */
@@ -113,15 +121,12 @@ export class BitWriter {
     return out;
   }
 
-  private pushByte(b: number): void {
-    if (this.len === this.buf.length) {
-      const size = this.buf.length * 2;
-      assert(size <= MAX_WRITER_BYTES, 'BitWriter: buffer limit exceeded');
-      const grown = new Uint8Array(size);
-      grown.set(this.buf);
-      this.buf = grown;
-    }
-    this.buf[this.len++] = b;
+  private grow(): void {
+    const size = this.buf.length * 2;
+    assert(size <= MAX_WRITER_BYTES, 'BitWriter: buffer limit exceeded');
+    const grown = new Uint8Array(size);
+    grown.set(this.buf);
+    this.buf = grown;
   }
 }
 

@@ -173,33 +173,83 @@ export function encodeDecimal(
   end: number,
   plan: DecimalPlan,
 ): void {
-  const n = end - start;
   const p = POW10[plan.scale];
-  let prev = Math.round(values[start] * p) + 0;
+  const first = Math.round(values[start] * p) + 0;
   w.writeBits(plan.scale, 5);
-  writeSigned(w, prev);
-  if (n === 1) return;
+  writeSigned(w, first);
+  if (end - start === 1) return;
   const { form, minDelta, k, rawWidth, range } = plan;
   w.writeBits(form, 2);
   if (form !== FORM_ZIGZAG) writeSigned(w, minDelta);
-  if (form === FORM_OFFSET_PACKED) w.writeVarUint(range - 1);
-  else {
-    w.writeBits(k, 6);
-    w.writeBits(rawWidth, 6);
+  if (form === FORM_OFFSET_PACKED) {
+    w.writeVarUint(range - 1);
+    writePacked(w, values, start, end, p, minDelta, range);
+    return;
   }
-  const width = bitLength(range - 1);
-  const short = 2 ** width - range;
+  w.writeBits(k, 6);
+  w.writeBits(rawWidth, 6);
+  if (form === FORM_ZIGZAG) writeZigzagRice(w, values, start, end, p, k, rawWidth);
+  else writeOffsetRice(w, values, start, end, p, minDelta, k, rawWidth);
+}
+
+// One small function per form: V8 inlines the bit writer into each loop, where one loop with
+// three forms grew too big to inline and boxed a double per call.
+
+function writeZigzagRice(
+  w: BitWriter,
+  values: Float64Array,
+  start: number,
+  end: number,
+  p: number,
+  k: number,
+  rawWidth: number,
+): void {
+  let prev = Math.round(values[start] * p);
   for (let i = start + 1; i < end; i++) {
     const m = Math.round(values[i] * p);
     const delta = m - prev;
     prev = m;
-    if (form === FORM_ZIGZAG) writeRice(w, delta >= 0 ? 2 * delta : -2 * delta - 1, k, rawWidth);
-    else if (form === FORM_OFFSET_RICE) writeRice(w, delta - minDelta, k, rawWidth);
-    else {
-      const x = delta - minDelta;
-      if (x < short) w.writeBitsLong(x, width - 1);
-      else w.writeBitsLong(x + short, width);
-    }
+    writeRice(w, delta >= 0 ? 2 * delta : -2 * delta - 1, k, rawWidth);
+  }
+}
+
+function writeOffsetRice(
+  w: BitWriter,
+  values: Float64Array,
+  start: number,
+  end: number,
+  p: number,
+  minDelta: number,
+  k: number,
+  rawWidth: number,
+): void {
+  let prev = Math.round(values[start] * p);
+  for (let i = start + 1; i < end; i++) {
+    const m = Math.round(values[i] * p);
+    writeRice(w, m - prev - minDelta, k, rawWidth);
+    prev = m;
+  }
+}
+
+function writePacked(
+  w: BitWriter,
+  values: Float64Array,
+  start: number,
+  end: number,
+  p: number,
+  minDelta: number,
+  range: number,
+): void {
+  const width = bitLength(range - 1);
+  if (width === 0) return; // every delta is minDelta: nothing to write
+  const short = 2 ** width - range;
+  let prev = Math.round(values[start] * p);
+  for (let i = start + 1; i < end; i++) {
+    const m = Math.round(values[i] * p);
+    const x = m - prev - minDelta;
+    prev = m;
+    if (x < short) w.writeBitsLong(x, width - 1);
+    else w.writeBitsLong(x + short, width);
   }
 }
 
@@ -212,50 +262,21 @@ export function decodeDecimal(
   const scale = r.readBits(5);
   if (scale > MAX_DECIMAL_SCALE) throw corruptData(`decimal scale ${scale}`);
   const p = POW10[scale];
-  let m = readSigned(r);
-  let o = offset;
-  out[o++] = m / p;
+  const first = readSigned(r);
+  out[offset] = first / p;
   if (count === 1) return;
-  const end = offset + count;
   const form = r.readBits(2);
   if (form === FORM_OFFSET_PACKED) {
     const minDelta = readSigned(r);
     const range = r.readVarUint() + 1;
-    const width = bitLength(range - 1);
-    const short = 2 ** width - range;
-    if (width === 0) {
-      while (o < end) {
-        m += minDelta;
-        out[o++] = m / p;
-      }
-    } else if (width <= 25) {
-      const shortWidth = width - 1;
-      while (o < end) {
-        let x = r.readBits(shortWidth);
-        if (x >= short) x = 2 * x + r.readBit() - short;
-        m += minDelta + x;
-        out[o++] = m / p;
-      }
-    } else {
-      while (o < end) {
-        let x = r.readBitsLong(width - 1);
-        if (x >= short) x = 2 * x + r.readBit() - short;
-        m += minDelta + x;
-        out[o++] = m / p;
-      }
-    }
+    readPacked(r, out, offset, count, p, first, minDelta, range);
     return;
   }
   if (form === FORM_ZIGZAG) {
     const k = r.readBits(6);
     const rawWidth = r.readBits(6);
     if (k > 53 || rawWidth > 53) throw corruptData('bad decimal parameters');
-    while (o < end) {
-      const z = readRice(r, k, rawWidth);
-      // z & 1 is the parity even above 2^32: ToInt32 keeps the low bit
-      m += (z & 1) === 0 ? z / 2 : -(z + 1) / 2;
-      out[o++] = m / p;
-    }
+    readZigzagRice(r, out, offset, count, p, first, k, rawWidth);
     return;
   }
   if (form === FORM_OFFSET_RICE) {
@@ -263,11 +284,84 @@ export function decodeDecimal(
     const k = r.readBits(6);
     const rawWidth = r.readBits(6);
     if (k > 53 || rawWidth > 53) throw corruptData('bad decimal parameters');
-    while (o < end) {
-      m += minDelta + readRice(r, k, rawWidth);
-      out[o++] = m / p;
-    }
+    readOffsetRice(r, out, offset, count, p, first, minDelta, k, rawWidth);
     return;
   }
   throw corruptData(`unknown decimal form ${form}`);
+}
+
+function readZigzagRice(
+  r: BitReader,
+  out: Float64Array,
+  offset: number,
+  count: number,
+  p: number,
+  first: number,
+  k: number,
+  rawWidth: number,
+): void {
+  let m = first;
+  for (let o = offset + 1, end = offset + count; o < end; o++) {
+    const z = readRice(r, k, rawWidth);
+    // z & 1 is the parity even above 2^32: ToInt32 keeps the low bit
+    m += (z & 1) === 0 ? z / 2 : -(z + 1) / 2;
+    out[o] = m / p;
+  }
+}
+
+function readOffsetRice(
+  r: BitReader,
+  out: Float64Array,
+  offset: number,
+  count: number,
+  p: number,
+  first: number,
+  minDelta: number,
+  k: number,
+  rawWidth: number,
+): void {
+  let m = first;
+  for (let o = offset + 1, end = offset + count; o < end; o++) {
+    m += minDelta + readRice(r, k, rawWidth);
+    out[o] = m / p;
+  }
+}
+
+function readPacked(
+  r: BitReader,
+  out: Float64Array,
+  offset: number,
+  count: number,
+  p: number,
+  first: number,
+  minDelta: number,
+  range: number,
+): void {
+  const width = bitLength(range - 1);
+  const short = 2 ** width - range;
+  let m = first;
+  const end = offset + count;
+  if (width === 0) {
+    for (let o = offset + 1; o < end; o++) {
+      m += minDelta;
+      out[o] = m / p;
+    }
+    return;
+  }
+  const shortWidth = width - 1;
+  if (shortWidth <= 32) {
+    for (let o = offset + 1; o < end; o++) {
+      let x = r.readBits(shortWidth);
+      if (x >= short) x = 2 * x + r.readBit() - short;
+      m += minDelta + x;
+      out[o] = m / p;
+    }
+    return;
+  }
+  for (let o = offset + 1; o < end; o++) {
+    let x = r.readBitsLong(shortWidth);
+    if (x >= short) x = 2 * x + r.readBit() - short;
+    m += minDelta + x;
+    out[o] = m / p;
+  }
 }
