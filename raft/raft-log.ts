@@ -194,6 +194,10 @@ export class RaftLog {
     return this.unstableSnapshot ?? this.storage.snapshot();
   }
 
+  hasUnstableEntries(): boolean {
+    return this.unstable.length > 0;
+  }
+
   unstableEntries(): Entry[] {
     return this.unstable.slice();
   }

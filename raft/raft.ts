@@ -249,7 +249,7 @@ export class RaftCore implements RawNode {
     if (this.msgs.length > 0 || this.readStates.length > 0) return true;
     if (this.role !== this.prevSoft.role || this.lead !== this.prevSoft.leader) return true;
     if (!sameHardState(this.hardState(), this.prevHard)) return true;
-    if (this.log.hasPendingSnapshot() || this.log.unstableEntries().length > 0) return true;
+    if (this.log.hasPendingSnapshot() || this.log.hasUnstableEntries()) return true;
     return this.log.hasNextCommittedEntries();
   }
 
@@ -302,6 +302,10 @@ export class RaftCore implements RawNode {
       this.log.appliedTo(e.index);
       if (e.type === 'conf') this.applyConfEntry(e);
     }
+  }
+
+  isLeader(): boolean {
+    return this.role === 'leader';
   }
 
   /** Term of the entry at `index` in this node's log (persisted or not), or null. */

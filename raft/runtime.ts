@@ -222,7 +222,8 @@ export class RaftRuntime implements RaftHost {
         }
       }
     }
-    if (rd.entries.length > 0) this.rejectOverwritten(rd.entries[0].index);
+    // A leader only appends to its log; only a follower's log can lose entries.
+    if (rd.entries.length > 0 && !this.core.isLeader()) this.rejectOverwritten(rd.entries[0].index);
     if (rd.snapshot !== null) {
       sm.restore(rd.snapshot);
       this.applied = rd.snapshot.meta.index;
