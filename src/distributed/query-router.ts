@@ -1,0 +1,325 @@
+import type { TokenRange } from '../cluster/ring.js';
+import { rangeContains } from '../cluster/ring.js';
+import { CountError } from '../model/errors.js';
+import { EMPTY_SAMPLES, type Samples } from '../model/point.js';
+import type { Selector } from '../model/selector.js';
+import { parseSeriesKey } from '../model/series.js';
+import {
+  DEFAULT_MAX_POINTS,
+  DEFAULT_MAX_SERIES,
+  executeQuery,
+  type QueryRequest,
+  type QueryResult,
+  validateQueryRequest,
+} from '../query/execute.js';
+import { mergeSamples } from '../query/merge.js';
+import {
+  finishPartial,
+  isMergeable,
+  type MergeableFn,
+  mergePartials,
+  type PartialAggregate,
+  partialAggregate,
+} from '../query/partial-aggregate.js';
+import { labelValue } from '../query/selectors.js';
+import type { Consistency, QueryOutcome } from '../server/data-service.js';
+import { type LivenessSource, type MetadataSource, rangeName } from './cluster-view.js';
+import { consistencyUnavailable, requiredReplicas } from './consistency.js';
+import { DATA_QUERY, type QueryAnswer, staleEpochOf } from './data-messages.js';
+import { decodePartial } from './partial-codec.js';
+import type { ReadPath } from './read-path.js';
+import type { ReplicaClient } from './replica-client.js';
+import { preferredOrder } from './replica-fanout.js';
+import type { ReplicaService } from './replica-service.js';
+import { decodeSamples } from './samples-codec.js';
+import type { TokenCache } from './token-cache.js';
+import { MAX_EPOCH_RETRIES } from './write-path.js';
+
+export interface QueryRouterLimits {
+  maxSeries: number;
+  maxPoints: number;
+}
+
+/** One range's progress: replicas asked, and those whose answer covers it. */
+interface RangeState {
+  range: TokenRange;
+  required: number;
+  candidates: string[];
+  next: number;
+  answered: string[];
+}
+
+/** What one replica said about one series. */
+interface SeriesEntry {
+  replica: string;
+  hi: number;
+  lo: number;
+  points?: Samples;
+  partial?: Record<string, Uint8Array>;
+}
+
+interface SeriesState {
+  range: RangeState;
+  entries: SeriesEntry[];
+}
+
+/**
+ * Multi-series queries across the cluster: every token range is asked of enough replicas for
+ * the level (one request per replica covering all the ranges it was given, failures replaced by
+ * the range's next replica), the answers merged per series, and the result aggregated here.
+ *
+ * Mergeable functions (sum, count, min, max, mean, stddev) are pushed down: replicas answer a
+ * partial aggregate per series plus an order-independent digest of its points. Replicas of a
+ * range that agree on a series' digest hold the same points, so one partial is exact; where they
+ * disagree the coordinator reads the points and merges them by the convergence rule first.
+ *
+ * A range that no replica answered (or fewer than the level needs) is named in `missing` with
+ * a warning and the answer is `partial: true`: never silently incomplete.
+ */
+export class QueryRouter {
+  constructor(
+    private readonly metadata: MetadataSource,
+    private readonly client: ReplicaClient,
+    private readonly liveness: LivenessSource,
+    private readonly local: ReplicaService,
+    private readonly readPath: ReadPath,
+    private readonly tokens: TokenCache,
+    private readonly limits: Partial<QueryRouterLimits> = {},
+  ) {}
+
+  async query(req: QueryRequest, level: Consistency): Promise<QueryOutcome> {
+    validateQueryRequest(req);
+    const maxSeries = this.limits.maxSeries ?? DEFAULT_MAX_SERIES;
+    const maxPoints = this.limits.maxPoints ?? DEFAULT_MAX_POINTS;
+    const pushdown =
+      req.fn !== undefined && isMergeable(req.fn) ? (req.fn as MergeableFn) : undefined;
+    for (let attempt = 0; ; attempt++) {
+      const ranges = this.metadata.ring().ranges();
+      if (ranges.length === 0) throw consistencyUnavailable('a query', level, 0, 1);
+      const states = ranges.map<RangeState>((range) => ({
+        range,
+        required: requiredReplicas(level, range.replicas.length),
+        candidates: preferredOrder(range.replicas, this.client.self, this.liveness),
+        next: 0,
+        answered: [],
+      }));
+      const message: Record<string, unknown> = {
+        selector: req.selector,
+        start: req.start,
+        end: req.end,
+        maxSeries,
+        maxPoints,
+      };
+      if (pushdown !== undefined) message.fn = pushdown;
+      if (pushdown !== undefined && req.step !== undefined) message.step = req.step;
+      const { series, stale, failures } = await this.fanOut(states, message, maxSeries);
+      const short = states.filter((s) => s.answered.length < s.required);
+      if (short.length > 0 && stale && attempt < MAX_EPOCH_RETRIES) continue;
+
+      const missing: string[] = [];
+      const warnings: string[] = [];
+      for (const s of short) {
+        missing.push(rangeName(s.range));
+        const tried = s.candidates.slice(0, s.next);
+        const why = tried.map((r) => `${r}: ${describe(failures.get(r))}`).join('; ');
+        warnings.push(
+          s.answered.length === 0
+            ? `token range ${rangeName(s.range)} had no reachable replica (${why || 'no replicas'})`
+            : `token range ${rangeName(s.range)} was answered by ${s.answered.length} of the ${s.required} replicas consistency ${level} needs (${why})`,
+        );
+      }
+      const results =
+        pushdown === undefined
+          ? await this.finishRaw(req, series, maxSeries, maxPoints)
+          : await this.finishPushdown(req, pushdown, series);
+      const outcome: QueryOutcome = { results, partial: missing.length > 0 };
+      if (missing.length > 0) {
+        outcome.missing = missing;
+        outcome.warnings = warnings;
+      }
+      return outcome;
+    }
+  }
+
+  /**
+   * Sends each replica one request for the ranges assigned to it, in rounds: a range whose
+   * replica failed is given to its next candidate. At most rf rounds.
+   */
+  private async fanOut(
+    states: RangeState[],
+    message: Record<string, unknown>,
+    maxSeries: number,
+  ): Promise<{ series: Map<string, SeriesState>; stale: boolean; failures: Map<string, unknown> }> {
+    const series = new Map<string, SeriesState>();
+    const failures = new Map<string, unknown>();
+    let stale = false;
+    for (let round = 0; round < 16; round++) {
+      const assigned = new Map<string, RangeState[]>();
+      for (const s of states) {
+        let want = s.required - s.answered.length;
+        while (want > 0 && s.next < s.candidates.length) {
+          const r = s.candidates[s.next++];
+          if (failures.has(r)) continue;
+          let list = assigned.get(r);
+          if (list === undefined) {
+            list = [];
+            assigned.set(r, list);
+          }
+          list.push(s);
+          want--;
+        }
+      }
+      if (assigned.size === 0) break;
+      await Promise.all(
+        [...assigned].map(async ([replica, list]) => {
+          const payload = { ...message, ranges: list.map((s) => [s.range.start, s.range.end]) };
+          try {
+            const answer =
+              replica === this.client.self
+                ? await this.local.query(payload)
+                : await this.client.call<QueryAnswer>(replica, DATA_QUERY, payload);
+            this.collect(replica, list, answer, series, maxSeries);
+            for (const s of list) s.answered.push(replica);
+          } catch (e) {
+            if (e instanceof CountError && e.code === 'invalid_query') throw e;
+            if (staleEpochOf(e) !== undefined) stale = true;
+            failures.set(replica, e);
+          }
+        }),
+      );
+    }
+    return { series, stale, failures };
+  }
+
+  private collect(
+    replica: string,
+    ranges: RangeState[],
+    answer: QueryAnswer,
+    series: Map<string, SeriesState>,
+    maxSeries: number,
+  ): void {
+    if (!Array.isArray(answer.series) || !Array.isArray(answer.digests)) {
+      throw new CountError('internal', `malformed query answer from ${replica}`);
+    }
+    for (let i = 0; i < answer.series.length; i++) {
+      const key = answer.series[i];
+      const token = this.tokens.tokenOf(key);
+      const range = ranges.find((s) => rangeContains(s.range, token));
+      if (range === undefined) continue; // not asked of this replica: ignore
+      let st = series.get(key);
+      if (st === undefined) {
+        if (series.size >= maxSeries) {
+          throw new CountError(
+            'invalid_query',
+            `the selector matches more than ${maxSeries} series; a query may read at most ${maxSeries}; narrow the selector`,
+            { field: 'select', details: { limit: maxSeries } },
+          );
+        }
+        st = { range, entries: [] };
+        series.set(key, st);
+      }
+      const entry: SeriesEntry = {
+        replica,
+        hi: answer.digests[2 * i],
+        lo: answer.digests[2 * i + 1],
+      };
+      if (answer.points !== undefined) entry.points = decodeSamples(answer.points[i]);
+      if (answer.partials !== undefined) entry.partial = answer.partials[i];
+      st.entries.push(entry);
+    }
+  }
+
+  /** Raw points (and functions that need them): merge per series, then run the query here. */
+  private async finishRaw(
+    req: QueryRequest,
+    series: Map<string, SeriesState>,
+    maxSeries: number,
+    maxPoints: number,
+  ): Promise<QueryResult[]> {
+    const merged = new Map<string, Samples>();
+    for (const [key, st] of series) {
+      merged.set(key, mergeSamples(st.entries.map((e) => e.points ?? EMPTY_SAMPLES)));
+    }
+    const source = {
+      select: async (_selector: Selector) => [...merged.keys()],
+      readRange: async (key: string) => merged.get(key) ?? EMPTY_SAMPLES,
+    };
+    return executeQuery(source, req, { maxSeries, maxPoints });
+  }
+
+  /** Partial aggregates: one per series where its replicas agree, else merged points. */
+  private async finishPushdown(
+    req: QueryRequest,
+    fn: MergeableFn,
+    series: Map<string, SeriesState>,
+  ): Promise<QueryResult[]> {
+    const { start, end, step } = req;
+    const partials = new Map<string, PartialAggregate>();
+    for (const key of [...series.keys()].sort()) {
+      const st = series.get(key)!;
+      const first = st.entries[0];
+      const agree =
+        st.entries.length === st.range.answered.length &&
+        st.entries.every((e) => e.hi === first.hi && e.lo === first.lo);
+      if (agree) {
+        partials.set(key, decodePartial(first.partial, fn, start, end, step));
+        continue;
+      }
+      // Replicas differ: merge their points by the convergence rule (and repair them).
+      const answers = await Promise.all(
+        st.range.answered.map(
+          async (r) => [r, await this.readPath.readOne(r, key, start, end)] as const,
+        ),
+      );
+      const points = mergeSamples(answers.map(([, a]) => a.points));
+      await this.readPath.repair(
+        key,
+        points,
+        answers.map(([r, a]) => [r, a]),
+      );
+      partials.set(key, partialAggregate([points], { fn, start, end, step }));
+    }
+    const results: QueryResult[] = [];
+    if (req.groupBy === undefined) {
+      for (const [key, p] of partials) {
+        const buckets = finishPartial(p);
+        if (buckets.length > 0) results.push({ series: key, buckets });
+      }
+      return results;
+    }
+    const groupBy = req.groupBy;
+    const groups = new Map<string, { values: string[]; partial: PartialAggregate }>();
+    for (const [key, p] of partials) {
+      const parsed = parseSeriesKey(key);
+      const values = groupBy.map((l) => labelValue(parsed, l));
+      const id = JSON.stringify(values);
+      const g = groups.get(id);
+      if (g === undefined) groups.set(id, { values, partial: p });
+      else g.partial = mergePartials(g.partial, p);
+    }
+    const sorted = [...groups.values()].sort((a, b) => compareTuples(a.values, b.values));
+    for (const g of sorted) {
+      const buckets = finishPartial(g.partial);
+      if (buckets.length === 0) continue;
+      const group: Record<string, string> = {};
+      groupBy.forEach((label, k) => {
+        group[label] = g.values[k];
+      });
+      results.push({ group, buckets });
+    }
+    return results;
+  }
+}
+
+function describe(e: unknown): string {
+  if (e === undefined) return 'not asked';
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function compareTuples(a: readonly string[], b: readonly string[]): number {
+  for (let k = 0; k < a.length; k++) {
+    if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
+  }
+  return 0;
+}
