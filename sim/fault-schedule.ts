@@ -56,8 +56,12 @@ export type FaultEvent =
 
 export type FaultSchedule = readonly FaultEvent[];
 
-/** Message types a crash-on-send trap fires on: those a node sends after persisting. */
-export type CrashTrigger = 'voteResp' | 'appendResp';
+/**
+ * Message types a crash-on-send trap fires on: a granted vote and an acknowledged append are
+ * sent after persisting; an append carrying entries, sent by a leader, leaves the entries on
+ * one follower only when the leader dies right after (partial replication, as in Figure 8).
+ */
+export type CrashTrigger = 'voteResp' | 'appendResp' | 'append';
 
 export interface FaultScheduleOptions {
   readonly nodes: readonly string[];
@@ -67,6 +71,9 @@ export interface FaultScheduleOptions {
   /** Mean pause between the starts of two faults. */
   readonly meanGapMs: number;
 }
+
+/** In a crash-on-send event, the node that leads when the trap is armed. */
+export const LEADER = '<leader>';
 
 /** Bound on faults per run, so a long schedule cannot grow without limit. */
 const MAX_FAULTS = 10_000;
@@ -104,13 +111,14 @@ export function generateFaultSchedule(seed: number, options: FaultScheduleOption
         tear: random.chance(0.5),
       });
     } else if (roll < 0.68) {
-      const message: CrashTrigger = random.chance(0.6) ? 'voteResp' : 'appendResp';
+      const message = random.pick<CrashTrigger>(['voteResp', 'voteResp', 'appendResp', 'append']);
       events.push({
         at,
         kind: 'crash-on-send',
-        node: random.pick(nodes),
+        // Appends with entries come from leaders: aim at whoever leads when the trap is armed.
+        node: message === 'append' ? LEADER : random.pick(nodes),
         message,
-        downMs: random.int(0, 5),
+        downMs: message === 'append' ? random.int(0, 400) : random.int(0, 5),
       });
     } else if (roll < 0.74 && nodes.length >= 3) {
       const partition = makePartition('bridge', nodes, random);

@@ -34,6 +34,8 @@ export interface SimNodeContext {
   readonly bugs: ReadonlySet<BugName>;
   readonly tickMs: number;
   readonly electionTicks: number;
+  /** Bound on entry bytes per AppendEntries; 1 sends one entry per message. */
+  readonly maxAppendBytes: number;
   /** Called when a node's Raft core trips its own invariant assertion. */
   readonly onAssertion: (node: string, error: Error) => void;
 }
@@ -107,6 +109,7 @@ export class SimNode {
         random: () => env.random(),
         bugs: ctx.bugs,
         maxUncommittedEntries: 256,
+        maxAppendBytes: ctx.maxAppendBytes,
       },
       store,
       timers: env,
@@ -117,11 +120,7 @@ export class SimNode {
           ctx.invariants.onSend(m);
           ctx.network.send(m);
           const trap = this.trap;
-          if (
-            trap !== null &&
-            m.type === trap.on &&
-            (m.type !== 'voteResp' || (m.granted && !m.pre))
-          ) {
+          if (trap !== null && m.type === trap.on && triggers(m)) {
             this.trap = null;
             trap.fire();
           }
@@ -239,4 +238,11 @@ export class SimNode {
       inv.onLeaderAppend(this.id, store, st.applied);
     }
   }
+}
+
+/** Only a real granted vote, or an append that carries entries, springs a trap. */
+function triggers(m: Message): boolean {
+  if (m.type === 'voteResp') return m.granted && !m.pre;
+  if (m.type === 'append') return m.entries.length > 0;
+  return true;
 }

@@ -12,6 +12,7 @@ import {
   type FaultEvent,
   type FaultSchedule,
   generateFaultSchedule,
+  LEADER,
 } from './fault-schedule.js';
 import { KvStateMachine } from './kv-state-machine.js';
 import { DEFAULT_NETWORK_FAULTS, type NetworkFaults, SimNetwork } from './network.js';
@@ -36,7 +37,19 @@ export interface SimulationOptions {
   /** Quiet time after the faults, for the group to converge before the final checks. */
   readonly recoverMs: number;
   readonly keepTrace: boolean;
-  /** Raft tick; heartbeats every tick, elections after 10 to 20 ticks (etcd's defaults at 100). */
+  /** Pins knobs that are otherwise drawn from the seed. */
+  readonly knobs?: Partial<Knobs>;
+  /** Replaces the schedule generated from the seed (used by shrinking). */
+  readonly schedule?: FaultSchedule;
+}
+
+/**
+ * Per-seed settings drawn from the seed ("swarm testing"): each seed runs a different mix, so
+ * a sweep covers calm and hostile clusters, tight and loose timeouts, drifting and steady
+ * clocks, instead of one average that hides the corners.
+ */
+export interface Knobs {
+  /** Raft tick; heartbeats every tick. */
   readonly tickMs: number;
   /**
    * Election timeout in ticks (randomised in [e, 2e) by Raft). Small values make split votes
@@ -49,8 +62,21 @@ export interface SimulationOptions {
   readonly meanFaultGapMs: number;
   /** Upper bound of a client's pause between operations. */
   readonly maxThinkMs: number;
-  /** Replaces the schedule generated from the seed (used by shrinking). */
-  readonly schedule?: FaultSchedule;
+  /** Bytes of entries per AppendEntries; 1 means one entry per message (acks per entry). */
+  readonly maxAppendBytes: number;
+}
+
+export function knobsFor(seed: number, pinned: Partial<Knobs> = {}): Knobs {
+  const r = SimRandom.stream(seed, 'knobs');
+  const drawn: Knobs = {
+    tickMs: 100,
+    electionTicks: r.pick([3, 3, 4, 5, 10]),
+    maxDriftRate: r.pick([0, 0, 0.001, 0.02]),
+    meanFaultGapMs: r.int(300, 900),
+    maxThinkMs: r.int(50, 300),
+    maxAppendBytes: r.pick([1, 1024 * 1024]),
+  };
+  return { ...drawn, ...pinned };
 }
 
 export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
@@ -59,11 +85,6 @@ export const DEFAULT_SIMULATION: Omit<SimulationOptions, 'seed'> = {
   faultMs: 8_000,
   recoverMs: 3_000,
   keepTrace: false,
-  tickMs: 100,
-  electionTicks: 10,
-  maxDriftRate: 0.02,
-  meanFaultGapMs: 700,
-  maxThinkMs: 200,
 };
 
 export interface SimulationFailure {
@@ -81,6 +102,7 @@ export interface SimulationResult {
   readonly virtualMs: number;
   readonly wallMs: number;
   readonly schedule: FaultSchedule;
+  readonly knobs: Knobs;
   readonly failure: SimulationFailure | null;
   readonly ops: { readonly ok: number; readonly fail: number; readonly info: number };
   readonly linearizability: LinearizabilityResult['verdict'];
@@ -102,6 +124,7 @@ const ADMIN_TIMEOUT_MS = 1000;
 export async function runSimulation(options: SimulationOptions): Promise<SimulationResult> {
   const started = performance.now();
   const { seed } = options;
+  const knobs = knobsFor(seed, options.knobs);
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const scheduler = new Scheduler();
   const trace = new Trace(options.keepTrace);
@@ -121,8 +144,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     trace,
     invariants,
     bugs: new Set(options.bugs),
-    tickMs: options.tickMs,
-    electionTicks: options.electionTicks,
+    tickMs: knobs.tickMs,
+    electionTicks: knobs.electionTicks,
+    maxAppendBytes: knobs.maxAppendBytes,
     onAssertion: (node, error) => {
       assertion ??= {
         checker: 'raft-assertion',
@@ -136,7 +160,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   for (const id of ids) {
     // Per-node drift in rate, and up to 5 s of wall-clock offset.
     const drift = {
-      rate: (clocks.next() - 0.5) * 2 * options.maxDriftRate,
+      rate: (clocks.next() - 0.5) * 2 * knobs.maxDriftRate,
       offsetMs: clocks.int(-5000, 5000),
     };
     nodes.set(id, new SimNode(id, ctx, new SimLogDisk(founding), drift));
@@ -149,7 +173,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       nodes: ids,
       startMs: 500,
       endMs: options.faultMs,
-      meanGapMs: options.meanFaultGapMs,
+      meanGapMs: knobs.meanFaultGapMs,
     });
   const admin = new MembershipAdmin(nodes, scheduler, trace);
   for (const event of schedule) {
@@ -173,7 +197,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       nodes: ids,
       stopAtMs: endMs - 1500,
       timeoutMs: 500,
-      thinkMs: [0, options.maxThinkMs],
+      thinkMs: [0, knobs.maxThinkMs],
       latencyMs: [1, 5],
     },
     scheduler,
@@ -228,6 +252,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     virtualMs: scheduler.now,
     wallMs: performance.now() - started,
     schedule,
+    knobs,
     failure,
     ops: { ...workload.stats },
     linearizability: verdict,
@@ -269,7 +294,8 @@ function applyFault(
       return;
     }
     case 'crash-on-send': {
-      armCrash(nodes.get(event.node)!, event.message, event.downMs, scheduler, trace);
+      const node = event.node === LEADER ? admin.leader() : nodes.get(event.node)!;
+      if (node !== null) armCrash(node, event.message, event.downMs, scheduler, trace);
       return;
     }
     case 'split-brain-probe': {

@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+import { writeFileSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { BUG_NAMES, type BugName } from '../raft/types.js';
+import { describeFault, type FaultSchedule } from './fault-schedule.js';
+import { runSimulation, type SimulationResult } from './simulation.js';
+import { type SweepOptions, shrinkFailure, simulationOptions, sweep } from './sweep.js';
+
+/**
+ * Deterministic simulation replay (`npm run sim -- ...`):
+ *   --seed N            run one seed, print its trace hash (same seed, same hash, always)
+ *   --seeds A..B        sweep; stop at the first failure, print it with a shrunk schedule
+ *   --soak              sweep from --seed (or a clock-derived start) until stopped
+ *   --bug NAME          plant a known Raft bug; a sweep that finds it exits non-zero
+ *   --trace FILE        write the (failing) run's full event trace as NDJSON
+ * Exit codes: 0 all seeds passed, 1 a checker failed, 2 bad usage.
+ */
+interface CliOptions {
+  seed?: number;
+  seeds?: [number, number];
+  soak?: boolean;
+  bug: BugName[];
+  nodes: number;
+  trace?: string;
+  shrink: number;
+  faultMs: number;
+  recoverMs: number;
+}
+
+function parseIntArg(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`not an integer: ${v}`);
+  return n;
+}
+
+function parseRange(v: string): [number, number] {
+  const m = /^(-?\d+)\.\.(-?\d+)$/.exec(v);
+  if (m === null) throw new InvalidArgumentError(`expected A..B, got ${v}`);
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  if (b < a) throw new InvalidArgumentError(`empty range ${v}`);
+  return [a, b];
+}
+
+function parseBug(v: string, prev: BugName[]): BugName[] {
+  if (!(BUG_NAMES as readonly string[]).includes(v)) {
+    throw new InvalidArgumentError(`unknown bug ${v}; known: ${BUG_NAMES.join(', ')}`);
+  }
+  return [...prev, v as BugName];
+}
+
+function summary(r: SimulationResult): string {
+  const speed = r.wallMs > 0 ? Math.round(r.virtualMs / r.wallMs) : 0;
+  return (
+    `${r.failure === null ? 'ok  ' : 'FAIL'} hash ${r.hash}  ` +
+    `(${r.virtualMs} ms simulated, ${r.eventsRun} events, ` +
+    `ops ${r.ops.ok} ok/${r.ops.fail} fail/${r.ops.info} info, ${r.wallMs.toFixed(0)} ms, ${speed}x)`
+  );
+}
+
+function printFailure(
+  r: SimulationResult,
+  o: CliOptions,
+  shrunk: FaultSchedule,
+  replays: number,
+): void {
+  const f = r.failure!;
+  const bugs = o.bug;
+  const flags = `${bugs.map((b) => ` --bug ${b}`).join('')}${o.nodes === 5 ? '' : ` --nodes ${o.nodes}`}`;
+  console.log(
+    `\nFAIL seed ${r.seed}${bugs.length > 0 ? ` [bug ${bugs.join(', ')}]` : ''}: ${f.checker}`,
+  );
+  console.log(`  ${f.explanation.replace(/\n/g, '\n  ')}`);
+  console.log(`  knobs: ${JSON.stringify(r.knobs)}`);
+  console.log(`  replay: npm run sim -- --seed ${r.seed}${flags}`);
+  console.log(
+    `  shrunk fault schedule (${shrunk.length} of ${r.schedule.length} events, ${replays} replays):`,
+  );
+  for (const e of shrunk) console.log(`    ${describeFault(e)}`);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const program = new Command()
+    .name('sim')
+    .description('Count deterministic simulator: Raft metadata group under faults')
+    .option('--seed <n>', 'run one seed (or the first seed of --soak)', parseIntArg)
+    .option('--seeds <a..b>', 'sweep seeds a to b inclusive', parseRange)
+    .option('--soak', 'sweep until stopped, printing progress')
+    .option('--bug <name>', `plant a known bug (${BUG_NAMES.join(', ')})`, parseBug, [])
+    .option('--nodes <n>', 'nodes in the Raft group', parseIntArg, 5)
+    .option('--trace <file>', 'write the (first failing) run trace as NDJSON')
+    .option('--shrink <n>', 'replays allowed for shrinking a failure', parseIntArg, 60)
+    .option('--fault-ms <n>', 'virtual ms of faults per seed', parseIntArg, 8000)
+    .option('--recover-ms <n>', 'virtual ms of quiet after the faults', parseIntArg, 3000)
+    .exitOverride();
+  try {
+    program.parse(argv);
+  } catch (e) {
+    return (e as { exitCode?: number }).exitCode === 0 ? 0 : 2;
+  }
+  const o = program.opts<CliOptions>();
+  if (o.nodes < 1 || o.nodes > 9) {
+    console.error('--nodes must be between 1 and 9');
+    return 2;
+  }
+  const modes = [o.seed !== undefined && o.soak !== true, o.seeds !== undefined, o.soak === true];
+  if (modes.filter(Boolean).length !== 1) {
+    console.error('give exactly one of --seed N, --seeds A..B, --soak');
+    return 2;
+  }
+  const base: SweepOptions = {
+    from: 0,
+    to: 0,
+    nodes: o.nodes,
+    bugs: o.bug,
+    faultMs: o.faultMs,
+    recoverMs: o.recoverMs,
+    shrinkAttempts: o.shrink,
+  };
+
+  if (o.seed !== undefined && o.soak !== true) {
+    const r = await runSimulation({
+      ...simulationOptions(o.seed, base),
+      keepTrace: o.trace !== undefined,
+    });
+    console.log(`seed ${o.seed}: ${summary(r)}`);
+    if (o.trace !== undefined) {
+      writeFileSync(o.trace, r.trace ?? '');
+      console.log(`trace: ${r.traceEvents} events written to ${o.trace}`);
+    }
+    if (r.failure === null) return 0;
+    const { schedule, attempts } = await shrinkFailure(r, base);
+    printFailure(r, o, schedule, attempts);
+    return 1;
+  }
+
+  let stop = false;
+  process.on('SIGINT', () => {
+    stop = true;
+  });
+  const [from, to] = o.seeds ?? [
+    o.seed ?? Math.floor(Date.now() / 1000) % 1_000_000_000,
+    Number.POSITIVE_INFINITY,
+  ];
+  let lastProgress = performance.now();
+  const started = performance.now();
+  let done = 0;
+  let virtualMs = 0;
+  const result = await sweep({
+    ...base,
+    from,
+    to,
+    stopped: () => stop,
+    onSeed: (r) => {
+      done++;
+      virtualMs += r.virtualMs;
+      const now = performance.now();
+      if (o.soak === true && now - lastProgress >= 5000) {
+        lastProgress = now;
+        const minutes = (now - started) / 60_000;
+        console.log(
+          `soak: seed ${r.seed}, ${done} seeds ok, ${(done / minutes).toFixed(0)} seeds/min, ` +
+            `${Math.round(virtualMs / (now - started))}x simulated/wall`,
+        );
+      }
+    },
+  });
+  const minutes = result.wallMs / 60_000;
+  const last = from + result.seedsRun - 1;
+  console.log(
+    `seeds ${from}..${last}: ${result.seedsRun - (result.failure === null ? 0 : 1)} ok, ` +
+      `${result.failure === null ? 0 : 1} failed in ${(result.wallMs / 1000).toFixed(1)} s ` +
+      `(${(result.seedsRun / minutes).toFixed(0)} seeds/min, ` +
+      `${Math.round(result.virtualMs / result.wallMs)}x simulated/wall)`,
+  );
+  if (result.failure === null) return 0;
+  const f = result.failure;
+  if (o.trace !== undefined) {
+    const again = await runSimulation({
+      ...simulationOptions(f.result.seed, base),
+      keepTrace: true,
+    });
+    writeFileSync(o.trace, again.trace ?? '');
+    console.log(
+      `trace of seed ${f.result.seed}: ${again.traceEvents} events written to ${o.trace}`,
+    );
+  }
+  printFailure(f.result, o, f.shrunk, f.shrinkReplays);
+  return 1;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  },
+);
