@@ -156,7 +156,7 @@ export class BitReader {
       'BitReader.reset: range outside the array',
     );
     if (this.buf.length < n + PAD_BYTES) {
-      assert(n <= MAX_WRITER_BYTES, 'BitReader: stream larger than any chunk');
+      if (n > MAX_WRITER_BYTES) throw corruptData(`${n} bytes, more than any chunk`);
       this.buf = new Uint8Array(Math.max(n + PAD_BYTES, this.buf.length * 2));
     }
     this.buf.set(bytes.subarray(byteOffset, byteOffset + n));
