@@ -5,6 +5,7 @@ import {
   decodeConfChange,
   encodeConfChange,
 } from './conf-change.js';
+import { isWellFormedMessage } from './message-shape.js';
 import { FollowerProgress } from './progress.js';
 import { RaftLog } from './raft-log.js';
 import type {
@@ -59,6 +60,8 @@ interface IncomingSnapshot {
 /** Heartbeat answers without a chunk acknowledgement before the leader resends a chunk. */
 const SNAPSHOT_RESEND_AFTER = 3;
 const NO_OP = new Uint8Array(0);
+/** Bound on the buffer a follower allocates for an incoming snapshot. */
+const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 
 /**
  * The sans-I/O Raft core of one node (see RawNode in types.ts and docs/raft.md). Decisions are
@@ -124,7 +127,7 @@ export class RaftCore implements RawNode {
   }
 
   step(m: Message): void {
-    if (m.to !== this.id || m.from === this.id || !(m.term >= 0)) return;
+    if (m.to !== this.id || m.from === this.id || !isWellFormedMessage(m)) return;
     if (m.term > this.term) {
       if (m.type === 'vote') {
         const inLease =
@@ -652,7 +655,7 @@ export class RaftCore implements RawNode {
       reply(m.total, false);
       return;
     }
-    if (m.offset < 0 || m.offset + m.data.length > m.total) {
+    if (m.total > MAX_SNAPSHOT_BYTES) {
       reply(0, true);
       return;
     }

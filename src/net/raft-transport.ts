@@ -1,20 +1,9 @@
+import { isWellFormedMessage } from '../../raft/message-shape.js';
 import type { Message, RaftTransport } from '../../raft/types.js';
 import type { PeerTransport } from './peer-transport.js';
 
 /** The channel Raft messages travel on. */
 export const RAFT_CHANNEL = 'raft';
-
-const TYPES = new Set([
-  'append',
-  'appendResp',
-  'vote',
-  'voteResp',
-  'heartbeat',
-  'heartbeatResp',
-  'snapshot',
-  'snapshotResp',
-  'timeoutNow',
-]);
 
 /** Raft's transport over the peer transport: one-way messages on the `raft` channel. */
 export class RaftPeerTransport implements RaftTransport {
@@ -34,17 +23,7 @@ export class RaftPeerTransport implements RaftTransport {
   }
 }
 
-/** A shape check at the trust boundary; the core validates the rest. */
+/** A shape check at the trust boundary (the core checks again before stepping). */
 export function isRaftMessage(x: unknown): x is Message {
-  if (typeof x !== 'object' || x === null) return false;
-  const m = x as Record<string, unknown>;
-  return (
-    typeof m.type === 'string' &&
-    TYPES.has(m.type) &&
-    typeof m.from === 'string' &&
-    typeof m.to === 'string' &&
-    typeof m.term === 'number' &&
-    Number.isInteger(m.term) &&
-    m.term >= 0
-  );
+  return isWellFormedMessage(x);
 }

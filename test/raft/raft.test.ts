@@ -424,6 +424,85 @@ describe('snapshots', () => {
   });
 });
 
+describe('message shape', () => {
+  it.each([
+    {
+      name: 'entries not an array',
+      m: {
+        type: 'append',
+        from: 'a',
+        to: 'c',
+        term: 5,
+        prevIndex: 1,
+        prevTerm: 1,
+        commit: 1,
+        entries: 'x',
+      },
+    },
+    {
+      name: 'entry without bytes',
+      m: {
+        type: 'append',
+        from: 'a',
+        to: 'c',
+        term: 5,
+        prevIndex: 1,
+        prevTerm: 1,
+        commit: 1,
+        entries: [{ index: 2, term: 5, type: 'normal', data: 'x' }],
+      },
+    },
+    {
+      name: 'negative term',
+      m: { type: 'heartbeat', from: 'a', to: 'c', term: -1, commit: 1, ctx: null },
+    },
+    {
+      name: 'vote without lastTerm',
+      m: { type: 'vote', from: 'a', to: 'c', term: 5, pre: false, lastIndex: 9, transfer: false },
+    },
+    {
+      name: 'chunk past its total',
+      m: {
+        type: 'snapshot',
+        from: 'a',
+        to: 'c',
+        term: 5,
+        meta: { index: 9, term: 5, conf: { voters: ['a'], learners: [] } },
+        offset: 4,
+        total: 5,
+        data: new Uint8Array(2),
+      },
+    },
+    { name: 'unknown type', m: { type: 'gossip', from: 'a', to: 'c', term: 5 } },
+  ])('drops a malformed message: $name', ({ m }) => {
+    const n = makeNode('c', ['a', 'b', 'c']);
+    const before = n.core.status();
+    n.core.step(m as unknown as Message);
+    expect(drain(n)).toEqual([]);
+    expect(n.core.status()).toMatchObject({
+      term: before.term,
+      lastIndex: before.lastIndex,
+      leader: null,
+    });
+  });
+
+  it('accepts entry data as a Buffer (what msgpackr decodes)', () => {
+    const n = makeNode('c', ['a', 'b', 'c']);
+    n.core.step({
+      type: 'append',
+      from: 'a',
+      to: 'c',
+      term: 2,
+      prevIndex: 1,
+      prevTerm: 1,
+      commit: 2,
+      entries: [{ index: 2, term: 2, type: 'normal', data: Buffer.from('x') }],
+    });
+    drain(n);
+    expect(commands(n)).toEqual(['x']);
+  });
+});
+
 describe('invariants are asserted', () => {
   it('two leaders in one term are caught', () => {
     const n = makeNode('c', ['a', 'b', 'c']);
