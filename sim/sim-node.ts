@@ -1,5 +1,6 @@
 import { RaftInvariantViolation } from '../raft/assert.js';
 import { isRaftError } from '../raft/errors.js';
+import { FileLogStore } from '../raft/file-log-store.js';
 import { RaftRuntime } from '../raft/runtime.js';
 import type {
   BugName,
@@ -8,6 +9,7 @@ import type {
   Entry,
   Message,
   RaftErrorCode,
+  Snapshot,
   Status,
 } from '../raft/types.js';
 import { DEFAULT_RAFT_CONFIG } from '../raft/types.js';
@@ -17,10 +19,10 @@ import type { RaftInvariants } from './checkers/raft-invariants.js';
 import type { CrashTrigger } from './fault-schedule.js';
 import { encodeKvCommand, type KvResult, KvStateMachine } from './kv-state-machine.js';
 import type { SimNetwork } from './network.js';
+import { ObservedLogStore } from './observed-log-store.js';
 import { SimRandom } from './random.js';
 import type { Scheduler } from './scheduler.js';
 import { type ClockDrift, SimEnv } from './sim-env.js';
-import type { SimLogDisk, SimLogStore } from './sim-log-store.js';
 import type { Trace } from './trace.js';
 import type { KvReply } from './workload.js';
 
@@ -39,6 +41,9 @@ export interface SimNodeContext {
   /** Called when a node's Raft core trips its own invariant assertion. */
   readonly onAssertion: (node: string, error: Error) => void;
 }
+
+/** Where the Raft log lives on each node's disk. */
+const RAFT_DIR = 'raft';
 
 /** Failures a client may treat as "certainly not applied". */
 const DEFINITE_FAILURES: ReadonlySet<RaftErrorCode> = new Set<RaftErrorCode>([
@@ -63,28 +68,39 @@ export class SimNode {
   state: 'up' | 'down' | 'removed' = 'down';
   incarnation = 0;
   private env: SimEnv | null = null;
-  private store: SimLogStore | null = null;
+  private store: ObservedLogStore | null = null;
   private runtime: RaftRuntime | null = null;
   private sm: KvStateMachine | null = null;
   /** A pending crash-on-send trap (survives restarts until it fires). */
   private trap: { on: CrashTrigger; fire: () => void } | null = null;
-  /** The node's disk for the storage engine (unused by the metadata workload, kept for Env). */
-  private readonly vfs: MemoryVfs;
+  /** The node's disk: it outlives crashes (minus what was not fsynced); a retire wipes it. */
+  private disk: MemoryVfs;
 
   constructor(
     readonly id: string,
     private readonly ctx: SimNodeContext,
-    private readonly disk: SimLogDisk,
     private readonly drift: ClockDrift,
   ) {
-    const diskRandom = SimRandom.stream(ctx.seed, `disk/${id}`);
-    this.vfs = new MemoryVfs({ random: () => diskRandom.next() });
+    this.disk = this.newDisk();
+  }
+
+  private newDisk(): MemoryVfs {
+    const diskRandom = SimRandom.stream(this.ctx.seed, `disk/${this.id}/${this.incarnation}`);
+    return new MemoryVfs({ random: () => diskRandom.next() });
+  }
+
+  /** Writes the founding snapshot to a fresh disk, before the simulation starts. */
+  async bootstrap(snapshot: Snapshot): Promise<void> {
+    const store = await FileLogStore.open(this.disk, RAFT_DIR);
+    await store.save({ snapshot, entries: [], hardState: null });
+    await store.close();
   }
 
   get up(): boolean {
     return this.state === 'up';
   }
 
+  /** Boots a new incarnation from the disk; it joins the network once its log is open. */
   start(): void {
     if (this.state === 'up') return;
     const ctx = this.ctx;
@@ -94,10 +110,25 @@ export class SimNode {
       ctx.scheduler,
       this.drift,
       SimRandom.stream(ctx.seed, `raft/${this.id}/${inc}`),
-      this.vfs,
+      this.disk,
       ctx.trace,
     );
-    const store = this.disk.open((update) => this.onSaved(update.entries));
+    this.env = env;
+    this.state = 'up';
+    ctx.trace.record(ctx.scheduler.now, 'start', `${this.id} #${inc}`);
+    FileLogStore.open(env.vfs, RAFT_DIR).then(
+      (file) => {
+        if (env.isAlive) this.boot(env, new ObservedLogStore(file, (u) => this.onSaved(u.entries)));
+      },
+      (error: unknown) => {
+        // A crash during boot fences the disk; anything else is a recovery failure.
+        if (env.isAlive) ctx.onAssertion(this.id, error as Error);
+      },
+    );
+  }
+
+  private boot(env: SimEnv, store: ObservedLogStore): void {
+    const ctx = this.ctx;
     const sm = new KvStateMachine((entry) => ctx.invariants.onApply(this.id, entry));
     ctx.invariants.onRestart(this.id, store.snapshot().meta.index);
     const runtime = new RaftRuntime({
@@ -144,12 +175,9 @@ export class SimNode {
         else if (env.isAlive) ctx.onAssertion(this.id, error as Error);
       },
     });
-    this.env = env;
     this.store = store;
     this.sm = sm;
     this.runtime = runtime;
-    this.state = 'up';
-    ctx.trace.record(ctx.scheduler.now, 'start', `${this.id} #${inc}`);
     ctx.network.attach(this.id, (m) => runtime.receive(m));
     runtime.start();
   }
@@ -159,7 +187,7 @@ export class SimNode {
     if (this.state !== 'up') return;
     this.ctx.trace.record(this.ctx.scheduler.now, 'crash', `${this.id}${tear ? ' torn' : ''}`);
     this.kill();
-    this.vfs.crash({ tear });
+    this.disk.crash({ tear });
     this.state = 'down';
   }
 
@@ -167,14 +195,13 @@ export class SimNode {
   retire(): void {
     this.ctx.trace.record(this.ctx.scheduler.now, 'retire', this.id);
     this.kill();
-    this.disk.wipe();
+    this.disk = this.newDisk();
     this.state = 'removed';
   }
 
   private kill(): void {
     this.ctx.network.detach(this.id);
     this.env?.kill();
-    this.store?.fence();
     // Pending requests learn the node died: their outcome is unknown to the client.
     this.runtime?.stop();
     this.env = null;
@@ -193,7 +220,7 @@ export class SimNode {
   }
 
   /** The open log store (for the final checks), when the node is up. */
-  log(): SimLogStore | null {
+  log(): ObservedLogStore | null {
     return this.store;
   }
 

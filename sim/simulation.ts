@@ -18,7 +18,6 @@ import { KvStateMachine } from './kv-state-machine.js';
 import { DEFAULT_NETWORK_FAULTS, type NetworkFaults, SimNetwork } from './network.js';
 import { SimRandom } from './random.js';
 import { Scheduler } from './scheduler.js';
-import { SimLogDisk } from './sim-log-store.js';
 import { SimNode, type SimNodeContext } from './sim-node.js';
 import { Trace } from './trace.js';
 import { Workload } from './workload.js';
@@ -163,7 +162,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
       rate: (clocks.next() - 0.5) * 2 * knobs.maxDriftRate,
       offsetMs: clocks.int(-5000, 5000),
     };
-    nodes.set(id, new SimNode(id, ctx, new SimLogDisk(founding), drift));
+    const node = new SimNode(id, ctx, drift);
+    await node.bootstrap(founding);
+    nodes.set(id, node);
   }
   for (const node of nodes.values()) node.start();
 
