@@ -8,6 +8,7 @@ import {
 import { isWellFormedMessage } from './message-shape.js';
 import { FollowerProgress } from './progress.js';
 import { RaftLog } from './raft-log.js';
+import { ReadIndexQueue } from './read-index.js';
 import type {
   AppendMessage,
   AppendResponse,
@@ -45,12 +46,6 @@ type Outgoing = Message extends infer M
     : never
   : never;
 
-interface PendingRead {
-  readonly ctx: string;
-  readonly index: Index;
-  readonly acks: Set<NodeId>;
-}
-
 interface IncomingSnapshot {
   readonly meta: SnapshotMeta;
   readonly buffer: Uint8Array;
@@ -87,7 +82,7 @@ export class RaftCore implements RawNode {
   private transferee: NodeId | null = null;
   /** Leader: index of the last conf change appended (or its first-term no-op). */
   private pendingConfIndex: Index = 0;
-  private readonly pendingReads: PendingRead[] = [];
+  private readonly pendingReads: ReadIndexQueue;
   private incomingSnapshot: IncomingSnapshot | null = null;
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
@@ -103,6 +98,7 @@ export class RaftCore implements RawNode {
     assert(config.heartbeatTicks >= 1, 'heartbeatTicks must be at least 1');
     this.cfg = config;
     this.id = config.id;
+    this.pendingReads = new ReadIndexQueue(config.maxUncommittedEntries);
     const { hardState, conf } = config.storage.initialState();
     this.log = new RaftLog(config.storage, hardState.commit, config.applied);
     this.term = hardState.term;
@@ -219,13 +215,12 @@ export class RaftCore implements RawNode {
     if (!this.committedInOwnTerm() && !this.cfg.bugs.has('early-read-index')) {
       return this.refuse('read_not_ready');
     }
-    if (this.pendingReads.length >= this.cfg.maxUncommittedEntries)
-      return this.refuse('overloaded');
+    if (this.pendingReads.isFull()) return this.refuse('overloaded');
     if (this.conf.voters.length === 1) {
       this.readStates.push({ ctx, index: this.log.committed });
       return { ok: true };
     }
-    this.pendingReads.push({ ctx, index: this.log.committed, acks: new Set([this.id]) });
+    this.pendingReads.add(ctx, this.log.committed, this.id);
     this.bcastHeartbeat(ctx);
     return { ok: true };
   }
@@ -363,7 +358,7 @@ export class RaftCore implements RawNode {
     this.transferee = null;
     this.votes.clear();
     this.progress.clear();
-    this.pendingReads.length = 0;
+    this.pendingReads.clear();
     this.pendingConfIndex = 0;
   }
 
@@ -857,15 +852,9 @@ export class RaftCore implements RawNode {
   // -------------------------------------------------------------------------------------------
 
   private ackRead(ctx: string, from: NodeId): void {
-    const i = this.pendingReads.findIndex((r) => r.ctx === ctx);
-    if (i < 0) return;
-    const read = this.pendingReads[i];
-    if (this.conf.voters.includes(from)) read.acks.add(from);
-    if (read.acks.size < majority(this.conf.voters.length)) return;
-    // A quorum still follows us as of this round, so every earlier round is confirmed too.
-    for (const r of this.pendingReads.splice(0, i + 1)) {
-      this.readStates.push({ ctx: r.ctx, index: r.index });
-    }
+    if (!this.conf.voters.includes(from)) return;
+    const quorum = majority(this.conf.voters.length);
+    for (const rs of this.pendingReads.ack(ctx, from, quorum)) this.readStates.push(rs);
   }
 
   // -------------------------------------------------------------------------------------------
