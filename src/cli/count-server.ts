@@ -11,6 +11,7 @@ import { createRootLogger, moduleLogger } from '../server/logger.js';
 import { measureSyncs } from '../server/measured-vfs.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { openEngine, type StorageEngine, WAL_DIR } from '../storage/engine.js';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import {
   formatHostPort,
   isHelpExit,
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
   const log = moduleLogger(root, config.logLevels, 'server');
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const lock = lockDataDir(dataDir);
 
   let engine: StorageEngine | undefined;
   const metrics = new ServerMetrics(() => engine?.stats(), { nodeId: config.nodeId });
@@ -87,7 +89,7 @@ async function main(): Promise<void> {
     'listening',
   );
 
-  installShutdown(server, service, config, log, root);
+  installShutdown(server, service, lock, config, log, root);
 }
 
 function warnAboutClusterFlags(config: ServerConfig, log: Logger): void {
@@ -106,6 +108,7 @@ function warnAboutClusterFlags(config: ServerConfig, log: Logger): void {
 function installShutdown(
   server: CountHttpServer,
   service: LocalDataService,
+  lock: DataDirLock,
   config: ServerConfig,
   log: Logger,
   root: Logger,
@@ -132,6 +135,7 @@ function installShutdown(
       .close()
       .then(() => service.close())
       .then(() => {
+        lock.release();
         log.info('stopped: WAL synced, storage closed');
         root.flush();
         process.exit(0);

@@ -106,7 +106,7 @@ describe('count-server process', () => {
     expect(badValue.stderr).toContain('--fsync');
   });
 
-  it('serves /health, says clustering is not enabled for cluster flags, and reports a taken port', async () => {
+  it('serves /health, says clustering is not enabled for cluster flags, refuses a taken port or data dir', async () => {
     const server = await startServer({
       args: ['--node-id', 'solo', '--peer-bind', '127.0.0.1:0', '--seeds', '127.0.0.1:9'],
     });
@@ -121,6 +121,13 @@ describe('count-server process', () => {
     );
     expect(clash.status).toBe(1);
     expect(clash.stderr).toContain('EADDRINUSE');
+    const sameDir = spawnSync(
+      process.execPath,
+      [SERVER_ENTRY, '--bind', '127.0.0.1:0', '--data-dir', server.dataDir],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(sameDir.status).toBe(1);
+    expect(sameDir.stderr).toContain(`in use by process ${server.child.pid}`);
     expect(await server.signal('SIGTERM')).toBe(0);
   });
 
