@@ -64,7 +64,9 @@ export function initialClusterState(opts: BootstrapOptions): ClusterState {
   }
   const state: ClusterState = {
     epoch: 1,
-    rf: Math.max(1, Math.min(opts.rf, sorted.length)),
+    // Kept as asked: the ring caps it at the number of owners, so a cluster that starts
+    // with one node reaches the full factor as nodes join.
+    rf: Math.max(1, opts.rf),
     voterTarget: opts.voters ?? DEFAULT_VOTERS,
     tokensPerNode,
     nodes,
@@ -191,7 +193,9 @@ function prepareLeave(
   if (node.state === 'left') return unchanged(state);
   if (node.state !== 'normal') return refuse(state, 'conflict', `node ${id} is ${node.state}`);
   const remaining = Object.values(state.nodes).filter((n) => n.state === 'normal' && n.id !== id);
-  if (remaining.length < state.rf) {
+  // A decommission streams the node's data away, so it must leave rf owners; removing a dead
+  // node only needs someone left (its copies are gone either way).
+  if (remaining.length === 0 || (kind === 'decommission' && remaining.length < state.rf)) {
     return refuse(
       state,
       'conflict',

@@ -102,7 +102,7 @@ describe('cluster commands', () => {
         type: 'finish',
         opId: s4.operation!.id,
       }),
-      { type: 'prepare-leave', node: 'n1', kind: 'remove' },
+      { type: 'prepare-leave', node: 'n1', kind: 'decommission' },
     );
     expect(refused).toMatchObject({ ok: false, code: 'conflict' });
     if (!refused.ok) expect(refused.message).toContain('replication factor');

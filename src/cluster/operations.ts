@@ -1,0 +1,319 @@
+import type { ClusterEnv } from '../env/cluster-env.js';
+import { CountError } from '../model/errors.js';
+import type { ClusterState, PendingOperation, RangeBounds } from './cluster-state.js';
+import { isOwner } from './cluster-state.js';
+import { type ClusterMetadata, META_EPOCH } from './metadata.js';
+import { changedRanges, ownersAfter } from './ring.js';
+
+/**
+ * The driver of staged operations, run by the metadata leader: after `prepare` it waits until a
+ * quorum of the affected replicas has seen the prepared epoch, commits `start` (pending owners
+ * become write replicas), waits again, has every pending owner stream its new ranges from a
+ * current owner (helper C's streamRange, called on the pending owner through 'meta.stream'),
+ * and commits `finish` (ownership switches). If the leader dies or a step fails, the operation
+ * stays in flight, locked, until `resume` (runs the remaining steps again: every step is
+ * idempotent) or `cancel`.
+ */
+
+/** Request on the pending owner: { range, from } -> { series, points }. */
+export const META_STREAM = 'meta.stream';
+
+export type StreamRange = (
+  range: RangeBounds,
+  fromPeer: string,
+) => Promise<{ series: number; points: number }>;
+
+export type OperationPhase =
+  | 'waiting-epoch'
+  | 'starting'
+  | 'streaming'
+  | 'finishing'
+  | 'done'
+  | 'failed';
+
+export interface OperationProgress {
+  readonly opId: number;
+  readonly kind: PendingOperation['kind'];
+  readonly node: string;
+  readonly phase: OperationPhase;
+  readonly streamsDone: number;
+  readonly streamsTotal: number;
+  readonly series: number;
+  readonly points: number;
+  readonly error: string | null;
+}
+
+export interface OperationOptions {
+  /** Per 'meta.epoch' probe. */
+  readonly probeTimeoutMs: number;
+  /** How long a step waits for a quorum of affected replicas to see the previous epoch. */
+  readonly epochWaitMs: number;
+  /** Per range stream request (streams can be long). */
+  readonly streamTimeoutMs: number;
+  /** Streams running at once. */
+  readonly maxParallelStreams: number;
+  /** Attempts per stream (each from the next source replica). */
+  readonly streamAttempts: number;
+}
+
+export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
+  probeTimeoutMs: 1000,
+  epochWaitMs: 30_000,
+  streamTimeoutMs: 10 * 60_000,
+  maxParallelStreams: 4,
+  streamAttempts: 3,
+};
+
+interface StreamTask {
+  readonly range: RangeBounds;
+  readonly to: string;
+  readonly sources: readonly string[];
+}
+
+/** The streams an operation needs: each new replica of a moved range pulls from an old one. */
+export function streamPlan(state: ClusterState): StreamTask[] {
+  const op = state.operation;
+  if (op === null) return [];
+  const before = Object.values(state.nodes).filter(isOwner);
+  const tasks: StreamTask[] = [];
+  for (const m of changedRanges(before, ownersAfter(state), state.rf)) {
+    // A removed node is presumed dead: never a source. A decommissioned one is the best source.
+    let sources = m.from.filter((id) => !(op.kind === 'remove' && id === op.node));
+    if (op.kind === 'decommission' && sources.includes(op.node)) {
+      sources = [op.node, ...sources.filter((id) => id !== op.node)];
+    }
+    for (const to of m.to) {
+      if (!m.from.includes(to)) tasks.push({ range: m.range, to, sources });
+    }
+  }
+  return tasks;
+}
+
+/** Nodes whose replica sets the operation changes (plus the node itself unless removed). */
+export function affectedNodes(state: ClusterState): string[] {
+  const op = state.operation;
+  if (op === null) return [];
+  const before = Object.values(state.nodes).filter(isOwner);
+  const ids = new Set<string>();
+  for (const m of changedRanges(before, ownersAfter(state), state.rf)) {
+    for (const id of m.from) ids.add(id);
+    for (const id of m.to) ids.add(id);
+  }
+  if (op.kind !== 'remove') ids.add(op.node);
+  else ids.delete(op.node);
+  return [...ids].sort();
+}
+
+export class OperationDriver {
+  private running: { opId: number; aborted: boolean; promise: Promise<void> } | null = null;
+  private last: OperationProgress | null = null;
+  private readonly opts: OperationOptions;
+
+  constructor(
+    private readonly env: ClusterEnv,
+    private readonly metadata: ClusterMetadata,
+    private readonly stream: StreamRange,
+    options: Partial<OperationOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_OPERATION_OPTIONS, ...options };
+  }
+
+  /** Serves 'meta.stream' on this node: pull one range from a current owner. */
+  listen(): void {
+    this.env.net.on(META_STREAM, async (_from, payload) => {
+      const p = payload as { range?: RangeBounds; from?: unknown } | null;
+      if (p === null || typeof p.from !== 'string' || typeof p.range?.start !== 'string') {
+        throw new CountError('invalid_body', 'meta.stream needs { range, from }');
+      }
+      return this.stream({ start: p.range.start, end: p.range.end }, p.from);
+    });
+  }
+
+  progress(): OperationProgress | null {
+    return this.last;
+  }
+
+  isRunning(opId?: number): boolean {
+    return this.running !== null && (opId === undefined || this.running.opId === opId);
+  }
+
+  /**
+   * Runs the remaining steps of the operation in flight (no-op if it is already running here).
+   * Resolves when it finished; rejects (the operation stays in flight) when a step failed.
+   */
+  run(): Promise<void> {
+    const op = this.metadata.state().operation;
+    if (op === null) return Promise.resolve();
+    if (this.running !== null && this.running.opId === op.id) return this.running.promise;
+    const run = { opId: op.id, aborted: false, promise: Promise.resolve() };
+    run.promise = this.drive(op.id, run).finally(() => {
+      if (this.running === run) this.running = null;
+    });
+    this.running = run;
+    return run.promise;
+  }
+
+  /** Stops driving (before a cancel); streams already sent finish on their own. */
+  abort(): void {
+    if (this.running !== null) this.running.aborted = true;
+  }
+
+  private setProgress(op: PendingOperation, patch: Partial<OperationProgress>): void {
+    const base: OperationProgress =
+      this.last !== null && this.last.opId === op.id
+        ? this.last
+        : {
+            opId: op.id,
+            kind: op.kind,
+            node: op.node,
+            phase: 'waiting-epoch',
+            streamsDone: 0,
+            streamsTotal: 0,
+            series: 0,
+            points: 0,
+            error: null,
+          };
+    this.last = { ...base, ...patch };
+  }
+
+  private current(opId: number, run: { aborted: boolean }): PendingOperation | null {
+    if (run.aborted) throw new CountError('conflict', `operation ${opId} was cancelled`);
+    const op = this.metadata.state().operation;
+    if (op === null || op.id !== opId) return null;
+    return op;
+  }
+
+  private async drive(opId: number, run: { aborted: boolean }): Promise<void> {
+    let op = this.current(opId, run);
+    if (op === null) return;
+    try {
+      if (op.step === 'prepared') {
+        this.setProgress(op, { phase: 'waiting-epoch', error: null });
+        await this.waitEpochSeen(op.stepEpoch, affectedNodes(this.metadata.state()));
+        op = this.current(opId, run);
+        if (op === null) return;
+        this.setProgress(op, { phase: 'starting' });
+        await this.metadata.propose({ type: 'start', opId });
+        op = this.current(opId, run);
+        if (op === null) return;
+      }
+      this.setProgress(op, { phase: 'waiting-epoch' });
+      await this.waitEpochSeen(op.stepEpoch, affectedNodes(this.metadata.state()));
+      await this.streamAll(op, run);
+      op = this.current(opId, run);
+      if (op === null) return;
+      this.setProgress(op, { phase: 'finishing' });
+      await this.metadata.propose({ type: 'finish', opId });
+      this.setProgress(op, { phase: 'done' });
+    } catch (e) {
+      if (op !== null) {
+        this.setProgress(op, {
+          phase: 'failed',
+          error: e instanceof Error ? e.message : String(e),
+        });
+      }
+      throw e;
+    }
+  }
+
+  /** Waits until a majority of `nodes` report an epoch >= `epoch` (asking each via meta.epoch). */
+  async waitEpochSeen(epoch: number, nodes: readonly string[]): Promise<void> {
+    if (nodes.length === 0) return;
+    const need = Math.floor(nodes.length / 2) + 1;
+    const seen = new Set<string>();
+    const deadline = this.env.monotonic() + this.opts.epochWaitMs;
+    for (let round = 0; ; round++) {
+      await Promise.all(
+        nodes
+          .filter((id) => !seen.has(id))
+          .map(async (id) => {
+            if (id === this.env.nodeId) {
+              if (this.metadata.epoch() >= epoch) seen.add(id);
+              return;
+            }
+            try {
+              const r = (await this.env.net.request(
+                id,
+                META_EPOCH,
+                { epoch },
+                this.opts.probeTimeoutMs,
+              )) as {
+                epoch?: unknown;
+              };
+              if (typeof r?.epoch === 'number' && r.epoch >= epoch) seen.add(id);
+            } catch {
+              // Unreachable now; the next round asks again.
+            }
+          }),
+      );
+      if (seen.size >= need) return;
+      if (this.env.monotonic() >= deadline) {
+        throw new CountError(
+          'consistency_unavailable',
+          `only ${seen.size} of ${nodes.length} affected nodes saw epoch ${epoch} (need ${need})`,
+          { details: { seen: [...seen], nodes, epoch } },
+        );
+      }
+      await new Promise<void>((r) => this.env.setTimer(Math.min(1000, 50 * (round + 1)), r));
+    }
+  }
+
+  private async streamAll(op: PendingOperation, run: { aborted: boolean }): Promise<void> {
+    const tasks = streamPlan(this.metadata.state());
+    this.setProgress(op, {
+      phase: 'streaming',
+      streamsDone: 0,
+      streamsTotal: tasks.length,
+      series: 0,
+      points: 0,
+    });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < tasks.length) {
+        if (run.aborted) throw new CountError('conflict', `operation ${op.id} was cancelled`);
+        const task = tasks[next++];
+        const r = await this.streamOne(task);
+        const p = this.last!;
+        this.setProgress(op, {
+          streamsDone: p.streamsDone + 1,
+          series: p.series + r.series,
+          points: p.points + r.points,
+        });
+      }
+    };
+    const workers = Math.max(1, Math.min(this.opts.maxParallelStreams, tasks.length));
+    await Promise.all(Array.from({ length: workers }, () => worker()));
+  }
+
+  private async streamOne(task: StreamTask): Promise<{ series: number; points: number }> {
+    if (task.sources.length === 0) {
+      // No surviving replica holds the range (e.g. rf=1 and its owner was removed): nothing to copy.
+      return { series: 0, points: 0 };
+    }
+    let lastError: unknown = null;
+    for (let attempt = 0; attempt < this.opts.streamAttempts; attempt++) {
+      const from = task.sources[attempt % task.sources.length];
+      try {
+        if (task.to === this.env.nodeId) return await this.stream(task.range, from);
+        const r = (await this.env.net.request(
+          task.to,
+          META_STREAM,
+          { range: task.range, from },
+          this.opts.streamTimeoutMs,
+        )) as { series?: unknown; points?: unknown };
+        return {
+          series: typeof r?.series === 'number' ? r.series : 0,
+          points: typeof r?.points === 'number' ? r.points : 0,
+        };
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    throw new CountError(
+      'consistency_unavailable',
+      `streaming ${task.range.start}..${task.range.end} to ${task.to} failed: ${
+        lastError instanceof Error ? lastError.message : String(lastError)
+      }`,
+    );
+  }
+}

@@ -1,0 +1,210 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { address, MetaCluster } from './meta-harness.js';
+
+let cluster: MetaCluster | null = null;
+function track(c: MetaCluster): MetaCluster {
+  cluster = c;
+  return c;
+}
+afterEach(async () => {
+  await cluster?.stopAll();
+  cluster = null;
+});
+
+describe('metadata on Raft', () => {
+  it('a bootstrapped node and two joiners form a 3-voter group with one view', async () => {
+    const c = track(new MetaCluster());
+    const n1 = await c.bootstrap('n1');
+    await c.waitFor(() => n1.metadata.isLeader());
+    await c.join('n2', 'n1');
+    await c.waitFor(() => n1.metadata.state().operation === null);
+    await c.join('n3', 'n1');
+    await c.waitFor(
+      () => n1.metadata.state().operation === null && n1.metadata.raftStatus().voters.length === 3,
+    );
+    const s = n1.metadata.state();
+    expect(Object.values(s.nodes).map((n) => [n.id, n.state])).toEqual([
+      ['n1', 'normal'],
+      ['n2', 'normal'],
+      ['n3', 'normal'],
+    ]);
+    expect(s.rf).toBe(3);
+    await c.waitFor(() => [...c.nodes.values()].every((n) => n.metadata.epoch() === s.epoch));
+    expect(n1.metadata.raftStatus().voters).toEqual(['n1', 'n2', 'n3']);
+    for (const n of c.nodes.values()) {
+      // Epochs seen by every node only go up.
+      for (let i = 1; i < n.epochs.length; i++)
+        expect(n.epochs[i]).toBeGreaterThan(n.epochs[i - 1]);
+    }
+  });
+});
+
+async function threeNodes(c: MetaCluster): Promise<void> {
+  const n1 = await c.bootstrap('n1');
+  await c.waitFor(() => n1.metadata.isLeader());
+  for (const id of ['n2', 'n3']) {
+    await c.join(id, 'n1');
+    await c.waitFor(() => n1.metadata.state().operation === null);
+  }
+  await c.waitFor(() => n1.metadata.raftStatus().voters.length === 3);
+}
+
+describe('staged operations', () => {
+  it('a fourth node is a learner; decommissioning the leader replaces it as a voter', async () => {
+    const c = track(new MetaCluster());
+    await threeNodes(c);
+    await c.join('n4', 'n2');
+    const n1 = c.get('n1');
+    await c.waitFor(() => n1.metadata.state().nodes.n4?.state === 'normal');
+    await c.waitFor(() => n1.metadata.raftStatus().learners.includes('n4'));
+    expect(n1.metadata.raftStatus().voters).toEqual(['n1', 'n2', 'n3']);
+    // The join streamed every moved range to n4 from a current owner.
+    const toN4 = c.streams.filter((s) => s.node === 'n4');
+    expect(toN4.length).toBeGreaterThan(0);
+    c.streams.length = 0;
+    // Asked on a follower, forwarded to the leader.
+    const reply = await c.until(c.get('n3').service.operate('decommission', 'n1'));
+    expect(reply.leader).toBe('n1');
+    await c.waitFor(() => c.get('n2').metadata.state().nodes.n1?.state === 'left');
+    await c.waitFor(() => {
+      const l = c.leader();
+      return l !== null && l.metadata.raftStatus().voters.join() === 'n2,n3,n4';
+    });
+    const s = c.get('n2').metadata.state();
+    expect(s.lastOperation).toMatchObject({
+      kind: 'decommission',
+      node: 'n1',
+      outcome: 'finished',
+    });
+    // A decommissioned node is the first source of its own ranges.
+    expect(c.streams.length).toBeGreaterThan(0);
+    expect(c.streams.every((x) => x.from === 'n1')).toBe(true);
+    for (const t of ['0000000000000001', '8000000000000000', 'fffffffffffffff0']) {
+      expect(c.get('n4').metadata.ring().readReplicas(t)).not.toContain('n1');
+    }
+  });
+
+  it('refuses a conflicting operation while one is in flight, across the network', async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let hold = false;
+    const c = track(
+      new MetaCluster({
+        stream: async () => {
+          if (hold) await gate;
+          return { series: 2, points: 5 };
+        },
+      }),
+    );
+    await threeNodes(c);
+    hold = true;
+    await c.join('n4', 'n1');
+    await c.waitFor(() => c.get('n1').metadata.state().operation?.step === 'started');
+    const err = await c
+      .until(c.get('n2').service.operate('decommission', 'n3'))
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'conflict' });
+    expect((err as Error).message).toContain('join of n4');
+    const progress = await c.until(c.get('n3').service.progress());
+    expect(progress).toMatchObject({ kind: 'join', node: 'n4', phase: 'streaming' });
+    expect(progress!.streamsTotal).toBeGreaterThan(0);
+    release();
+    await c.waitFor(() => c.get('n1').metadata.state().operation === null);
+    const done = await c.until(c.get('n1').service.progress());
+    expect(done).toMatchObject({ phase: 'done' });
+    expect(done!.points).toBe(5 * done!.streamsTotal);
+  });
+
+  it('an interrupted operation stays locked until it is resumed or cancelled', async () => {
+    let fail = false;
+    const c = track(
+      new MetaCluster({
+        stream: async () => {
+          if (fail) throw new Error('disk full');
+          return { series: 1, points: 1 };
+        },
+      }),
+    );
+    await threeNodes(c);
+    fail = true;
+    await c.join('n4', 'n1');
+    const n1 = c.get('n1');
+    await c.waitFor(() => n1.driver.progress()?.phase === 'failed');
+    expect(n1.driver.progress()!.error).toContain('disk full');
+    expect(n1.metadata.state().operation).toMatchObject({ kind: 'join', step: 'started' });
+    // Still locked: another operation is refused.
+    await expect(c.until(n1.service.operate('remove', 'n2'))).rejects.toMatchObject({
+      code: 'conflict',
+    });
+    fail = false;
+    await c.until(c.get('n2').service.operate('resume', null));
+    await c.waitFor(() => n1.metadata.state().operation === null);
+    expect(n1.metadata.state().nodes.n4.state).toBe('normal');
+
+    // And a cancelled one: the decommission is undone.
+    fail = true;
+    await c.until(n1.service.operate('decommission', 'n4'));
+    await c.waitFor(() => n1.driver.progress()?.phase === 'failed');
+    const r = await c.until(c.get('n3').service.operate('cancel', null));
+    expect(r.opId).not.toBeNull();
+    await c.waitFor(() => c.get('n3').metadata.state().operation === null);
+    expect(c.get('n3').metadata.state().nodes.n4.state).toBe('normal');
+    expect(c.get('n3').metadata.state().lastOperation).toMatchObject({ outcome: 'cancelled' });
+    await expect(c.until(n1.service.operate('cancel', null))).rejects.toMatchObject({
+      code: 'conflict',
+    });
+  });
+});
+
+describe('epochs', () => {
+  it('a node cut off catches up by fetching the state from a peer; epochs never go back', async () => {
+    const c = track(new MetaCluster());
+    await threeNodes(c);
+    await c.join('n4', 'n1');
+    const n1 = c.get('n1');
+    await c.waitFor(() => n1.metadata.state().operation === null);
+    c.net.isolate('n4');
+    // Two committed changes n4 cannot see through Raft.
+    for (const http of ['moved:1', 'moved:2']) {
+      await c.until(
+        n1.metadata.propose({
+          type: 'update-address',
+          node: { ...address('n2'), httpAddress: http },
+        }),
+      );
+    }
+    const target = n1.metadata.epoch();
+    expect(c.get('n4').metadata.epoch()).toBeLessThan(target);
+    // While cut off, catching up fails with stale_epoch within its budget.
+    const stale = await c
+      .until(c.get('n4').metadata.catchUp(target, 'n1'))
+      .catch((e: unknown) => e);
+    expect(stale).toMatchObject({ code: 'stale_epoch' });
+    c.net.heal();
+    await c.until(c.get('n4').metadata.catchUp(target, 'n2'));
+    expect(c.get('n4').metadata.epoch()).toBeGreaterThanOrEqual(target);
+    expect(c.get('n4').metadata.state().nodes.n2.httpAddress).toBe('moved:2');
+    for (const n of c.nodes.values()) {
+      for (let i = 1; i < n.epochs.length; i++)
+        expect(n.epochs[i]).toBeGreaterThan(n.epochs[i - 1]);
+    }
+  });
+
+  it('each step waits for a majority of the affected nodes to see the previous epoch', async () => {
+    const c = track(new MetaCluster());
+    await threeNodes(c);
+    const n1 = c.get('n1');
+    const e = n1.metadata.epoch();
+    await c.until(n1.driver.waitEpochSeen(e, ['n1', 'n2', 'n3']));
+    c.net.down.add('n2');
+    await c.until(n1.driver.waitEpochSeen(e, ['n1', 'n2', 'n3']));
+    c.net.down.add('n3');
+    const err = await c
+      .until(n1.driver.waitEpochSeen(e, ['n1', 'n2', 'n3']))
+      .catch((x: unknown) => x);
+    expect(err).toMatchObject({ code: 'consistency_unavailable' });
+    expect((err as Error).message).toContain('only 1 of 3');
+  });
+});
