@@ -62,6 +62,7 @@ export class GossipHarness {
   private readonly blocked = new Set<string>();
   private readonly netRandom: SimRandom;
   private readonly packr = new Packr({ useRecords: false });
+  private readonly recordsPerMessage = new Map<string, number>();
 
   constructor(private readonly opts: HarnessOptions) {
     this.loss = opts.loss ?? 0;
@@ -162,6 +163,18 @@ export class GossipHarness {
       this.block(id, other);
       this.block(other, id);
     }
+  }
+
+  /** Hands `payload` to `to`'s handler of `channel` now, as if `from` had sent it. */
+  inject(to: string, from: string, channel: string, payload: unknown): void {
+    const node = this.node(to);
+    if (!node.up) return;
+    node.handlers.get(channel)?.(from, this.packr.unpack(this.packr.pack(payload)));
+  }
+
+  /** Most member records seen in one message of `channel`, over the whole run. */
+  maxRecords(channel: string): number {
+    return this.recordsPerMessage.get(channel) ?? 0;
   }
 
   heal(): void {
@@ -303,6 +316,10 @@ export class GossipHarness {
     if (receiver === undefined) return false;
     if (!sender.up || sender.life !== life) return true;
     sender.sent.set(channel, (sender.sent.get(channel) ?? 0) + 1);
+    const records = recordCount(payload);
+    if (records > (this.recordsPerMessage.get(channel) ?? 0)) {
+      this.recordsPerMessage.set(channel, records);
+    }
     if (this.cut(sender.id, to)) return true;
     if (this.loss > 0 && this.netRandom.chance(this.loss)) return true;
     const bytes = this.packr.pack(payload);
@@ -318,4 +335,12 @@ export class GossipHarness {
     this.queue.push(this.now + delay, deliver);
     return true;
   }
+}
+
+/** Records a gossip payload carries (piggybacked updates or a full state). */
+function recordCount(payload: unknown): number {
+  if (typeof payload !== 'object' || payload === null) return 0;
+  const p = payload as { u?: unknown; m?: unknown };
+  const list = Array.isArray(p.u) ? p.u : Array.isArray(p.m) ? p.m : [];
+  return list.length;
 }
