@@ -1,3 +1,4 @@
+import { AntiEntropy, type AntiEntropyOptions } from '../cluster/anti-entropy.js';
 import type { RangeBounds } from '../cluster/cluster-state.js';
 import { HintStore, type HintStoreOptions } from '../cluster/hints.js';
 import type { ClusterEnv } from '../env/cluster-env.js';
@@ -32,6 +33,9 @@ export interface CoordinatorOptions {
   hints: Partial<HintStoreOptions>;
   handoff: HintedHandoffOptions;
   stream: Partial<StreamOptions>;
+  antiEntropy: Partial<AntiEntropyOptions>;
+  /** Bugs planted on purpose, to show the tests' checks catch them. Never set in production. */
+  bugs: readonly DataPlaneBug[];
   maxSeries?: number;
   maxPoints?: number;
 }
@@ -43,7 +47,15 @@ export const DEFAULT_COORDINATOR_OPTIONS: CoordinatorOptions = {
   hints: {},
   handoff: { replayPauseMs: 10, checkIntervalMs: 10_000, hintsPerRound: 1000 },
   stream: {},
+  antiEntropy: { intervalMs: 600_000 },
+  bugs: [],
 };
+
+/**
+ * Planted bugs: 'quorum-of-one' acknowledges a write after one replica whatever the level;
+ * 'no-read-repair' skips the write-back of a read.
+ */
+export type DataPlaneBug = 'quorum-of-one' | 'no-read-repair';
 
 export interface CoordinatorDeps {
   engine: StorageEngine;
@@ -66,6 +78,7 @@ export class Coordinator implements DataService {
   readonly reads: ReadPath;
   readonly router: QueryRouter;
   readonly limit: InFlightLimit;
+  readonly antiEntropy: AntiEntropy;
   private readonly client: ReplicaClient;
   private readonly engine: StorageEngine;
   private readonly options: CoordinatorOptions;
@@ -87,7 +100,14 @@ export class Coordinator implements DataService {
       deps.gossip,
       options.handoff,
     );
-    this.writes = new WritePath(deps.engine, deps.metadata, this.client, this.handoff, tokens);
+    this.writes = new WritePath(
+      deps.engine,
+      deps.metadata,
+      this.client,
+      this.handoff,
+      tokens,
+      options.bugs.includes('quorum-of-one'),
+    );
     this.reads = new ReadPath(
       deps.engine,
       deps.metadata,
@@ -95,6 +115,14 @@ export class Coordinator implements DataService {
       deps.gossip,
       this.handoff,
       tokens,
+      options.bugs.includes('no-read-repair'),
+    );
+    this.antiEntropy = new AntiEntropy(
+      env,
+      deps.engine,
+      deps.metadata,
+      (id) => deps.gossip.isAlive(id),
+      options.antiEntropy,
     );
     this.router = new QueryRouter(
       deps.metadata,
@@ -143,6 +171,7 @@ export class Coordinator implements DataService {
   }
 
   async close(): Promise<void> {
+    this.antiEntropy.close();
     this.handoff.close();
     await this.handoff.settle();
     await this.engine.close();

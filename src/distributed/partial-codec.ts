@@ -1,3 +1,4 @@
+import { decodeColumn, encodeColumn } from '../cluster/samples-codec.js';
 import { CountError } from '../model/errors.js';
 import type { Samples } from '../model/point.js';
 import { bucketCount } from '../query/buckets.js';
@@ -6,7 +7,6 @@ import {
   type PartialAggregate,
   partialAggregate,
 } from '../query/partial-aggregate.js';
-import { decodeColumn, encodeColumn } from './samples-codec.js';
 
 /**
  * Partial aggregates on the wire: only the columns the function maintains travel (count always;

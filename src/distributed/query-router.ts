@@ -1,5 +1,6 @@
 import type { TokenRange } from '../cluster/ring.js';
 import { rangeContains } from '../cluster/ring.js';
+import { decodeSamples } from '../cluster/samples-codec.js';
 import { CountError } from '../model/errors.js';
 import { EMPTY_SAMPLES, type Samples } from '../model/point.js';
 import type { Selector } from '../model/selector.js';
@@ -31,7 +32,6 @@ import type { ReadPath } from './read-path.js';
 import type { ReplicaClient } from './replica-client.js';
 import { preferredOrder } from './replica-fanout.js';
 import type { ReplicaService } from './replica-service.js';
-import { decodeSamples } from './samples-codec.js';
 import type { TokenCache } from './token-cache.js';
 import { MAX_EPOCH_RETRIES } from './write-path.js';
 

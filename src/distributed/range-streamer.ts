@@ -1,10 +1,10 @@
 import type { RangeBounds } from '../cluster/cluster-state.js';
 import { writeRepair } from '../cluster/repair-write.js';
+import { decodeBatch } from '../cluster/samples-codec.js';
 import { CountError } from '../model/errors.js';
 import type { StorageEngine } from '../storage/engine.js';
 import { DATA_STREAM, type StreamAnswer } from './data-messages.js';
 import type { ReplicaClient } from './replica-client.js';
-import { decodeBatch } from './samples-codec.js';
 
 export interface StreamOptions {
   /** Points per page: the memory a stream holds at once. */

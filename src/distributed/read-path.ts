@@ -1,5 +1,6 @@
+import { pointsLacking } from '../cluster/points-lacking.js';
 import { writeRepair } from '../cluster/repair-write.js';
-import { PointBatch } from '../model/batch.js';
+import { decodeSamples, encodeBatch } from '../cluster/samples-codec.js';
 import type { Samples } from '../model/point.js';
 import { mergeSamples } from '../query/merge.js';
 import type { Consistency, RangeRead } from '../server/data-service.js';
@@ -11,41 +12,8 @@ import type { HintedHandoff } from './hinted-handoff.js';
 import type { ReplicaClient } from './replica-client.js';
 import { askReplicas, preferredOrder } from './replica-fanout.js';
 import { seriesExists } from './replica-service.js';
-import { decodeSamples, encodeBatch } from './samples-codec.js';
 import type { TokenCache } from './token-cache.js';
 import { MAX_EPOCH_RETRIES } from './write-path.js';
-
-const bitsA = new Float64Array(1);
-const bitsB = new Float64Array(1);
-const wordsA = new Uint32Array(bitsA.buffer);
-const wordsB = new Uint32Array(bitsB.buffer);
-
-function sameBits(a: number, b: number): boolean {
-  bitsA[0] = a;
-  bitsB[0] = b;
-  return wordsA[0] === wordsB[0] && wordsA[1] === wordsB[1];
-}
-
-/**
- * The points of `merged` that `replica` lacks or holds with another value (sorted inputs, one
- * point per timestamp). Writing them to the replica makes it converge to `merged`: the
- * convergence rule picks the merged value there too.
- */
-export function pointsLacking(series: string, merged: Samples, replica: Samples): PointBatch {
-  const out = new PointBatch(16);
-  const mt = merged.timestamps;
-  const rt = replica.timestamps;
-  let j = 0;
-  let id = -1;
-  for (let i = 0; i < mt.length; i++) {
-    const t = mt[i];
-    while (j < rt.length && rt[j] < t) j++;
-    if (j < rt.length && rt[j] === t && sameBits(replica.values[j], merged.values[i])) continue;
-    if (id < 0) id = out.seriesId(series);
-    out.addById(id, t, merged.values[i]);
-  }
-  return out;
-}
 
 export interface ReadStats {
   reads: number;
@@ -69,6 +37,8 @@ export class ReadPath {
     private readonly liveness: LivenessSource,
     private readonly handoff: HintedHandoff,
     private readonly tokens: TokenCache,
+    /** Planted bug 'no-read-repair' (tests only). */
+    private readonly bugNoReadRepair = false,
   ) {}
 
   async readRange(
@@ -93,7 +63,7 @@ export class ReadPath {
       }
       const answers = [...got.answers];
       const merged = mergeSamples(answers.map(([, a]) => a.points));
-      if (answers.length > 1) await this.repair(series, merged, answers);
+      if (answers.length > 1 && !this.bugNoReadRepair) await this.repair(series, merged, answers);
       return { found: answers.some(([, a]) => a.found), points: merged, partial: false };
     }
   }

@@ -2,6 +2,7 @@ import type { Token } from '../cluster/cluster-state.js';
 import { samplesDigest } from '../cluster/merkle.js';
 import { writeRepair } from '../cluster/repair-write.js';
 import { rangeContains } from '../cluster/ring.js';
+import { decodeBatch, encodeBatch, encodeSamples } from '../cluster/samples-codec.js';
 import type { ClusterEnv } from '../env/cluster-env.js';
 import { PointBatch } from '../model/batch.js';
 import { CountError } from '../model/errors.js';
@@ -26,7 +27,6 @@ import {
   staleEpoch,
 } from './data-messages.js';
 import { encodePartial, partialOfSeries } from './partial-codec.js';
-import { decodeBatch, encodeBatch, encodeSamples } from './samples-codec.js';
 import type { TokenCache } from './token-cache.js';
 
 /** Every series of a node: `__name__` matches any non-empty name. */

@@ -1,4 +1,5 @@
 import type { Ring } from '../cluster/ring.js';
+import { encodeBatch } from '../cluster/samples-codec.js';
 import { PointBatch } from '../model/batch.js';
 import { CountError } from '../model/errors.js';
 import type { Consistency, WriteOutcome } from '../server/data-service.js';
@@ -8,7 +9,6 @@ import { consistencyUnavailable, requiredReplicas } from './consistency.js';
 import { DATA_WRITE, type EpochAnswer, staleEpochOf } from './data-messages.js';
 import type { HintedHandoff } from './hinted-handoff.js';
 import type { ReplicaClient } from './replica-client.js';
-import { encodeBatch } from './samples-codec.js';
 import type { TokenCache } from './token-cache.js';
 
 /** Re-plans after stale_epoch refusals before giving up. */
@@ -84,6 +84,8 @@ export class WritePath {
     private readonly client: ReplicaClient,
     private readonly handoff: HintedHandoff,
     private readonly tokens: TokenCache,
+    /** Planted bug 'quorum-of-one' (tests only). */
+    private readonly bugQuorumOfOne = false,
   ) {}
 
   async write(batch: PointBatch, level: Consistency): Promise<WriteOutcome> {
@@ -120,7 +122,9 @@ export class WritePath {
    */
   private writeGroup(g: WriteGroup, level: Consistency, retryStale: boolean): Promise<GroupResult> {
     const replicas = [...g.owners, ...g.pending];
-    const required = requiredReplicas(level, g.owners.length, g.pending.length);
+    const required = this.bugQuorumOfOne
+      ? 1
+      : requiredReplicas(level, g.owners.length, g.pending.length);
     const result: GroupResult = { acks: 0, required, stale: false, refusal: undefined };
     let bytes: Uint8Array | undefined;
     const encoded = () => {

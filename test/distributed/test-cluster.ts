@@ -156,6 +156,7 @@ export class TestCluster {
       options: {
         requestTimeoutMs: 300,
         handoff: { replayPauseMs: 1, checkIntervalMs: 3600_000, hintsPerRound: 1000 },
+        antiEntropy: { intervalMs: 0 },
         ...options,
       },
     });

@@ -1,0 +1,201 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeRepair } from '../../src/cluster/repair-write.js';
+import { Ring } from '../../src/cluster/ring.js';
+import { rangeName } from '../../src/distributed/cluster-view.js';
+import type { AggregateFn } from '../../src/query/aggregate.js';
+import { executeQuery, type QueryRequest, type QueryResult } from '../../src/query/execute.js';
+import { parseSelector } from '../../src/query/selectors.js';
+import { buildHttpServer } from '../../src/server/http-server.js';
+import { createRootLogger, parseLogLevels } from '../../src/server/logger.js';
+import { ServerMetrics } from '../../src/server/metrics.js';
+import { openEngine, type StorageEngine } from '../../src/storage/engine.js';
+import { MemoryVfs } from '../../src/storage/memory-vfs.js';
+import { ManualEnv } from '../storage/engine-test-env.js';
+import { batchOf, NOW, TestCluster } from './test-cluster.js';
+
+let cluster: TestCluster | undefined;
+let reference: StorageEngine | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  await reference?.close();
+  cluster = undefined;
+  reference = undefined;
+});
+
+/** 40 series over two metrics and four regions, 30 points each, with NaN and -0 among them. */
+function dataset(): Array<[string, number, number]> {
+  const out: Array<[string, number, number]> = [];
+  for (let h = 0; h < 20; h++) {
+    for (const m of ['cpu', 'mem']) {
+      const key = `${m}{host="h${h}",region="r${h % 4}"}`;
+      for (let i = 0; i < 30; i++) {
+        const v = i === 7 && h % 5 === 0 ? Number.NaN : i === 3 ? -0 : ((h * 31 + i * 17) % 97) / 7;
+        out.push([key, NOW + i * 1000, v]);
+      }
+    }
+  }
+  return out;
+}
+
+function plain(results: QueryResult[]): unknown {
+  return results.map((r) => ({
+    ...r,
+    ...('points' in r
+      ? { points: [Array.from(r.points.timestamps), Array.from(r.points.values)] }
+      : {}),
+  }));
+}
+
+async function setup(nodes: number, rf: number) {
+  cluster = await TestCluster.start(nodes, rf);
+  const data = dataset();
+  await cluster.node('n1').coordinator.write(batchOf(data), 'all');
+  reference = await openEngine(new ManualEnv(new MemoryVfs(), NOW));
+  await reference.write(batchOf(data));
+  return cluster;
+}
+
+describe('query router', () => {
+  it('answers every kind of query exactly as one engine holding all the data would', async () => {
+    const c = await setup(4, 2);
+    const base = { start: NOW, end: NOW + 30_000 };
+    const requests: QueryRequest[] = [
+      { selector: parseSelector('cpu'), ...base },
+      { selector: parseSelector('{region="r1"}'), ...base },
+    ];
+    const fns: AggregateFn[] = ['sum', 'mean', 'min', 'max', 'count', 'stddev', 'median'];
+    for (const fn of fns) {
+      requests.push({ selector: parseSelector('cpu'), ...base, fn, step: 10_000 });
+      requests.push({ selector: parseSelector('mem'), ...base, fn, groupBy: ['region'] });
+    }
+    requests.push({ selector: parseSelector('cpu'), ...base, fn: 'percentile', q: 0.9 });
+    for (const req of requests) {
+      for (const level of ['one', 'quorum', 'all'] as const) {
+        const got = await c.node('n2').coordinator.query(req, level);
+        const want = await executeQuery(reference!, req);
+        expect(got.partial).toBe(false);
+        const grouped = req.groupBy !== undefined;
+        if (!grouped) {
+          expect(plain(got.results)).toEqual(plain(want));
+        } else {
+          // Merged partials differ from one pooled pass only in rounding (sums) and in which of
+          // 0 and -0 a min/max keeps: equal as numbers, to 1e-12.
+          expect(got.results.length).toBe(want.length);
+          got.results.forEach((r, i) => {
+            const w = want[i] as { group: unknown; buckets: { start: number; value: number }[] };
+            expect((r as { group: unknown }).group).toEqual(w.group);
+            const b = (r as { buckets: { start: number; value: number }[] }).buckets;
+            expect(b.map((x) => x.start)).toEqual(w.buckets.map((x) => x.start));
+            b.forEach((x, j) => {
+              const y = w.buckets[j].value;
+              if (Number.isNaN(y)) expect(x.value).toBeNaN();
+              else
+                expect(Math.abs(x.value - y)).toBeLessThanOrEqual(1e-12 * Math.max(1, Math.abs(y)));
+            });
+          });
+        }
+      }
+    }
+  });
+
+  it('pushes mergeable aggregates down: agreeing replicas answer partials and no points are read', async () => {
+    const c = await setup(3, 3);
+    const reads = c.net.count('data.read');
+    const got = await c
+      .node('n1')
+      .coordinator.query(
+        { selector: parseSelector('cpu'), start: NOW, end: NOW + 30_000, fn: 'max' },
+        'quorum',
+      );
+    expect(got.results).toHaveLength(20);
+    expect(c.net.count('data.read')).toBe(reads);
+  });
+
+  it('merges replicas that disagree on a series by the convergence rule, and repairs them', async () => {
+    const c = await setup(3, 3);
+    const key = 'cpu{host="h1",region="r1"}';
+    const [, other] = c.replicasOf(key).filter((r) => r !== 'n1');
+    // One replica holds a larger value at one timestamp: the converged max includes it.
+    await writeRepair(c.node(other).engine, batchOf([[key, NOW + 5000, 1000]]));
+    const req: QueryRequest = {
+      selector: parseSelector('cpu{host="h1"}'),
+      start: NOW,
+      end: NOW + 30_000,
+      fn: 'max',
+    };
+    const got = await c.node('n1').coordinator.query(req, 'all');
+    expect(got.results).toEqual([{ series: key, buckets: [{ start: NOW, value: 1000 }] }]);
+    for (const n of c.nodes.values()) {
+      const s = await n.engine.readRange(key, NOW + 5000, NOW + 5001);
+      if (c.replicasOf(key).includes(n.id)) expect(Array.from(s.values)).toEqual([1000]);
+    }
+  });
+
+  it('with a node down at RF=1, answers partial with exactly its ranges missing; partial=deny is 503', async () => {
+    const c = await setup(3, 1);
+    c.kill('n3');
+    const ring = Ring.from(c.truth.state);
+    const lost = ring
+      .ranges()
+      .filter((r) => r.replicas[0] === 'n3')
+      .map(rangeName);
+    expect(lost.length).toBeGreaterThan(0);
+    const req: QueryRequest = { selector: parseSelector('cpu'), start: NOW, end: NOW + 30_000 };
+    const got = await c.node('n1').coordinator.query(req, 'one');
+    expect(got.partial).toBe(true);
+    expect(got.missing!.sort()).toEqual(lost.sort());
+    expect(got.warnings!.length).toBe(lost.length);
+    expect(got.warnings![0]).toMatch(/no reachable replica/);
+    const series = got.results.map((r) => (r as { series: string }).series);
+    const want = (await executeQuery(reference!, req))
+      .map((r) => (r as { series: string }).series)
+      .filter((s) => c.replicasOf(s)[0] !== 'n3');
+    expect(series).toEqual(want);
+
+    // Over HTTP: partial=allow (default) is 200 with the missing ranges; partial=deny is 503.
+    const server = await buildHttpServer({
+      service: c.node('n1').coordinator,
+      metrics: new ServerMetrics(() => c.node('n1').engine.stats(), { nodeId: 'n1' }),
+      logger: createRootLogger(parseLogLevels('silent'), {}),
+      nodeId: 'n1',
+      bodyLimitBytes: 1024 * 1024,
+      maxInflightWrites: 16,
+    });
+    try {
+      const body = { select: 'cpu', start: NOW, end: NOW + 30_000 };
+      const allow = await server.app.inject({
+        method: 'POST',
+        url: '/query?consistency=one',
+        payload: body,
+      });
+      expect(allow.statusCode).toBe(200);
+      expect(allow.json()).toMatchObject({ partial: true, missing: expect.any(Array) });
+      const deny = await server.app.inject({
+        method: 'POST',
+        url: '/query?consistency=one&partial=deny',
+        payload: body,
+      });
+      expect(deny.statusCode).toBe(503);
+      expect(deny.json().error.code).toBe('partial_result');
+    } finally {
+      await server.app.close();
+    }
+  });
+
+  it('a range answered by fewer replicas than the level needs is reported missing too', async () => {
+    const c = await setup(3, 3);
+    c.kill('n2');
+    c.kill('n3');
+    const got = await c
+      .node('n1')
+      .coordinator.query(
+        { selector: parseSelector('cpu'), start: NOW, end: NOW + 30_000, fn: 'count' },
+        'quorum',
+      );
+    expect(got.partial).toBe(true);
+    expect(got.missing!.length).toBe(Ring.from(c.truth.state).ranges().length);
+    expect(got.warnings![0]).toMatch(/answered by 1 of the 2 replicas/);
+    // What n1 holds is still returned (all 20 series: every range has n1 at RF=3 on 3 nodes).
+    expect(got.results).toHaveLength(20);
+  });
+});
