@@ -162,4 +162,19 @@ describe('count-server process', () => {
     await expectAcknowledged(again, load.acked);
     expect(await again.signal('SIGTERM')).toBe(0);
   });
+
+  it('a second SIGTERM exits at once and still loses nothing acknowledged', async () => {
+    const dataDir = tempDataDir();
+    const server = await startServer({ dataDir });
+    const load = await runLoad(server, 3, (acked) => acked.every((a) => a.length >= 3));
+    server.child.kill('SIGTERM');
+    server.child.kill('SIGTERM');
+    const code = await server.exited;
+    load.stop();
+    await load.done;
+    expect([0, 130]).toContain(code);
+    const again = await startServer({ dataDir });
+    await expectAcknowledged(again, load.acked);
+    expect(await again.signal('SIGTERM')).toBe(0);
+  });
 });

@@ -437,6 +437,13 @@ describe('HTTP API: bad input is rejected whole, with the right status and code'
       413,
       'body_too_large',
     );
+    const bigQuery = JSON.stringify({
+      select: 'm',
+      start: 0,
+      end: 5,
+      groupBy: new Array(40_000).fill('a'),
+    });
+    await rejects(h, 'POST', '/query', bigQuery, 413, 'body_too_large');
     await rejects(h, 'POST', '/write', Buffer.from('not gzip'), 400, 'invalid_body', {
       'content-encoding': 'gzip',
     });
