@@ -11,9 +11,11 @@ import { bestRiceParameter, readRice, writeRice } from './rice.js';
  *   (delta - min) + Rice(k)  one-sided deltas with a peak near the minimum
  *   (delta - min) truncated binary over the range max - min + 1: a bit-packing that spends
  *                            ceil(log2 R) or one bit fewer per point (uniform increments)
+ * Deltas are first divided by their greatest common divisor (values in steps of 0.25, byte
+ * counts in whole kilobytes).
  * Stream: scale (5 bits), m0 (sign + varuint), then for two or more points: form (2 bits),
- * [min delta (sign + varuint)], then k (6 bits) and the escape width (6 bits), or R - 1
- * (varuint), then one code per delta.
+ * divisor - 1 (varuint), [min delta (sign + varuint)], then k (6 bits) and the escape width
+ * (6 bits), or R - 1 (varuint), then one code per delta.
  */
 
 export const MAX_DECIMAL_SCALE = 22; // 10^22 is the largest power of ten a float64 holds exactly
@@ -93,7 +95,18 @@ export interface DecimalPlan {
   rawWidth: number;
   /** max delta - min delta + 1 (packed form). */
   range: number;
+  /** The greatest common divisor of the deltas; the stream holds delta / divisor. */
+  divisor: number;
   bits: number;
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const t = a % b; // exact on integers below 2^53
+    a = b;
+    b = t;
+  }
+  return a;
 }
 
 function signedBits(v: number): number {
@@ -118,36 +131,47 @@ export function planDecimal(values: Float64Array, start: number, end: number): D
     k: 0,
     rawWidth: 0,
     range: 1,
+    divisor: 1,
     bits: head,
   };
   if (n === 1) return plan;
   ensureScratch(n);
+  const count = n - 1;
+  for (let i = 0; i < count; i++) {
+    const m = Math.round(values[start + i + 1] * p);
+    offsets[i] = m - prev;
+    prev = m;
+  }
+  // Steps of 0.5 or 0.25, or counters in whole kilobytes, have a common divisor to drop.
+  let divisor = 0;
+  for (let i = 0; i < count && divisor !== 1; i++) divisor = gcd(Math.abs(offsets[i]), divisor);
+  if (divisor === 0) divisor = 1; // every delta is 0
   let minDelta = Number.POSITIVE_INFINITY;
   let maxDelta = Number.NEGATIVE_INFINITY;
   let maxCode = 0;
-  for (let i = 1; i < n; i++) {
-    const m = Math.round(values[start + i] * p);
-    const delta = m - prev;
-    prev = m;
+  for (let i = 0; i < count; i++) {
+    const delta = offsets[i] / divisor;
     const code = delta >= 0 ? 2 * delta : -2 * delta - 1;
-    codes[i - 1] = code;
-    offsets[i - 1] = delta;
+    codes[i] = code;
+    offsets[i] = delta;
     if (code > maxCode) maxCode = code;
     if (delta < minDelta) minDelta = delta;
     if (delta > maxDelta) maxDelta = delta;
   }
-  const count = n - 1;
   for (let i = 0; i < count; i++) offsets[i] -= minDelta;
   const codeWidth = bitLength(maxCode);
   const range = maxDelta - minDelta + 1;
   const offsetWidth = bitLength(range - 1);
   const zigzag = bestRiceParameter(codes, count, codeWidth);
   const offsetRice = bestRiceParameter(offsets, count, offsetWidth);
-  const zigzagBits = 2 + 12 + zigzag.bits;
-  const offsetRiceBits = 2 + signedBits(minDelta) + 12 + offsetRice.bits;
-  const packedBits = 2 + signedBits(minDelta) + 6 + offsetWidth + packedCost(offsets, count, range);
+  const formHead = 2 + 6 + bitLength(divisor - 1);
+  const zigzagBits = formHead + 12 + zigzag.bits;
+  const offsetRiceBits = formHead + signedBits(minDelta) + 12 + offsetRice.bits;
+  const packedBits =
+    formHead + signedBits(minDelta) + 6 + offsetWidth + packedCost(offsets, count, range);
   plan.minDelta = minDelta + 0;
   plan.range = range;
+  plan.divisor = divisor;
   if (packedBits <= zigzagBits && packedBits <= offsetRiceBits) {
     plan.form = FORM_OFFSET_PACKED;
     plan.bits += packedBits;
@@ -178,18 +202,19 @@ export function encodeDecimal(
   w.writeBits(plan.scale, 5);
   writeSigned(w, first);
   if (end - start === 1) return;
-  const { form, minDelta, k, rawWidth, range } = plan;
+  const { form, minDelta, k, rawWidth, range, divisor: g } = plan;
   w.writeBits(form, 2);
+  w.writeVarUint(g - 1);
   if (form !== FORM_ZIGZAG) writeSigned(w, minDelta);
   if (form === FORM_OFFSET_PACKED) {
     w.writeVarUint(range - 1);
-    writePacked(w, values, start, end, p, minDelta, range);
+    writePacked(w, values, start, end, p, g, minDelta, range);
     return;
   }
   w.writeBits(k, 6);
   w.writeBits(rawWidth, 6);
-  if (form === FORM_ZIGZAG) writeZigzagRice(w, values, start, end, p, k, rawWidth);
-  else writeOffsetRice(w, values, start, end, p, minDelta, k, rawWidth);
+  if (form === FORM_ZIGZAG) writeZigzagRice(w, values, start, end, p, g, k, rawWidth);
+  else writeOffsetRice(w, values, start, end, p, g, minDelta, k, rawWidth);
 }
 
 // One small function per form: V8 inlines the bit writer into each loop, where one loop with
@@ -201,13 +226,14 @@ function writeZigzagRice(
   start: number,
   end: number,
   p: number,
+  g: number,
   k: number,
   rawWidth: number,
 ): void {
   let prev = Math.round(values[start] * p);
   for (let i = start + 1; i < end; i++) {
     const m = Math.round(values[i] * p);
-    const delta = m - prev;
+    const delta = (m - prev) / g;
     prev = m;
     writeRice(w, delta >= 0 ? 2 * delta : -2 * delta - 1, k, rawWidth);
   }
@@ -219,6 +245,7 @@ function writeOffsetRice(
   start: number,
   end: number,
   p: number,
+  g: number,
   minDelta: number,
   k: number,
   rawWidth: number,
@@ -226,7 +253,7 @@ function writeOffsetRice(
   let prev = Math.round(values[start] * p);
   for (let i = start + 1; i < end; i++) {
     const m = Math.round(values[i] * p);
-    writeRice(w, m - prev - minDelta, k, rawWidth);
+    writeRice(w, (m - prev) / g - minDelta, k, rawWidth);
     prev = m;
   }
 }
@@ -237,6 +264,7 @@ function writePacked(
   start: number,
   end: number,
   p: number,
+  g: number,
   minDelta: number,
   range: number,
 ): void {
@@ -246,7 +274,7 @@ function writePacked(
   let prev = Math.round(values[start] * p);
   for (let i = start + 1; i < end; i++) {
     const m = Math.round(values[i] * p);
-    const x = m - prev - minDelta;
+    const x = (m - prev) / g - minDelta;
     prev = m;
     if (x < short) w.writeBitsLong(x, width - 1);
     else w.writeBitsLong(x + short, width);
@@ -266,17 +294,18 @@ export function decodeDecimal(
   out[offset] = first / p;
   if (count === 1) return;
   const form = r.readBits(2);
+  const g = r.readVarUint() + 1;
   if (form === FORM_OFFSET_PACKED) {
     const minDelta = readSigned(r);
     const range = r.readVarUint() + 1;
-    readPacked(r, out, offset, count, p, first, minDelta, range);
+    readPacked(r, out, offset, count, p, first, g, minDelta, range);
     return;
   }
   if (form === FORM_ZIGZAG) {
     const k = r.readBits(6);
     const rawWidth = r.readBits(6);
     if (k > 53 || rawWidth > 53) throw corruptData('bad decimal parameters');
-    readZigzagRice(r, out, offset, count, p, first, k, rawWidth);
+    readZigzagRice(r, out, offset, count, p, first, g, k, rawWidth);
     return;
   }
   if (form === FORM_OFFSET_RICE) {
@@ -284,7 +313,7 @@ export function decodeDecimal(
     const k = r.readBits(6);
     const rawWidth = r.readBits(6);
     if (k > 53 || rawWidth > 53) throw corruptData('bad decimal parameters');
-    readOffsetRice(r, out, offset, count, p, first, minDelta, k, rawWidth);
+    readOffsetRice(r, out, offset, count, p, first, g, minDelta, k, rawWidth);
     return;
   }
   throw corruptData(`unknown decimal form ${form}`);
@@ -297,6 +326,7 @@ function readZigzagRice(
   count: number,
   p: number,
   first: number,
+  g: number,
   k: number,
   rawWidth: number,
 ): void {
@@ -304,7 +334,7 @@ function readZigzagRice(
   for (let o = offset + 1, end = offset + count; o < end; o++) {
     const z = readRice(r, k, rawWidth);
     // z & 1 is the parity even above 2^32: ToInt32 keeps the low bit
-    m += (z & 1) === 0 ? z / 2 : -(z + 1) / 2;
+    m += g * ((z & 1) === 0 ? z / 2 : -(z + 1) / 2);
     out[o] = m / p;
   }
 }
@@ -316,13 +346,14 @@ function readOffsetRice(
   count: number,
   p: number,
   first: number,
+  g: number,
   minDelta: number,
   k: number,
   rawWidth: number,
 ): void {
   let m = first;
   for (let o = offset + 1, end = offset + count; o < end; o++) {
-    m += minDelta + readRice(r, k, rawWidth);
+    m += g * (minDelta + readRice(r, k, rawWidth));
     out[o] = m / p;
   }
 }
@@ -334,6 +365,7 @@ function readPacked(
   count: number,
   p: number,
   first: number,
+  g: number,
   minDelta: number,
   range: number,
 ): void {
@@ -343,7 +375,7 @@ function readPacked(
   const end = offset + count;
   if (width === 0) {
     for (let o = offset + 1; o < end; o++) {
-      m += minDelta;
+      m += g * minDelta;
       out[o] = m / p;
     }
     return;
@@ -353,7 +385,7 @@ function readPacked(
     for (let o = offset + 1; o < end; o++) {
       let x = r.readBits(shortWidth);
       if (x >= short) x = 2 * x + r.readBit() - short;
-      m += minDelta + x;
+      m += g * (minDelta + x);
       out[o] = m / p;
     }
     return;
@@ -361,7 +393,7 @@ function readPacked(
   for (let o = offset + 1; o < end; o++) {
     let x = r.readBitsLong(shortWidth);
     if (x >= short) x = 2 * x + r.readBit() - short;
-    m += minDelta + x;
+    m += g * (minDelta + x);
     out[o] = m / p;
   }
 }

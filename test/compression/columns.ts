@@ -67,12 +67,13 @@ export function decimalColumn(n: number): fc.Arbitrary<Float64Array> {
       fc.integer({ min: 0, max: 4 }),
       fc.integer({ min: -1e9, max: 1e9 }),
       fc.array(fc.integer({ min: -100_000, max: 100_000 }), { minLength: n, maxLength: n }),
+      fc.constantFrom(1, 1, 5, 25, 1024), // steps with a common divisor
     )
-    .map(([scale, start, steps]) => {
+    .map(([scale, start, steps, factor]) => {
       const p = 10 ** scale;
       let m = start;
       return Float64Array.from(steps, (s) => {
-        m += s;
+        m += s * factor;
         return m / p;
       });
     });
