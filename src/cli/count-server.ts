@@ -85,7 +85,16 @@ async function main(): Promise<void> {
   const address = await server.app.listen({ host: config.bind.host, port: config.bind.port });
   const port = (server.app.server.address() as { port: number }).port;
   log.info(
-    { address, host: config.bind.host, port, bind: formatHostPort({ ...config.bind, port }) },
+    {
+      address,
+      host: config.bind.host,
+      port,
+      bind: formatHostPort({ ...config.bind, port }),
+      bodyLimitBytes: config.bodyLimitBytes,
+      headMemoryLimitBytes: config.headMemoryLimitBytes,
+      retentionMs: config.retentionMs,
+      maxInflightWrites: config.maxInflightWrites,
+    },
     'listening',
   );
 

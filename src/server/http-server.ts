@@ -84,14 +84,13 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
     readRequestBody(request.headers, payload, options.bodyLimitBytes),
   );
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', async (_request, reply) => {
     if (closing) {
       reply.header('Connection', 'close');
       throw new CountError('shutting_down', 'the server is shutting down; retry on another node', {
         retryAfterSeconds: 1,
       });
     }
-    void request;
   });
 
   // During shutdown every response closes its connection, so keep-alive sockets of requests
