@@ -76,23 +76,34 @@ export function encodeChunk(
  */
 function encodeValues(w: BitWriter, values: Float64Array, start: number, end: number): number {
   const runs = measureRuns(values, start, end);
+  const before = w.bitLength;
+  let codec: number;
+  let planned: number;
   if (runs.runs === 1) {
+    codec = VALUE_CODECS.runs;
+    planned = runs.bits;
     encodeRuns(w, values, start, end);
-    return VALUE_CODECS.runs;
+  } else {
+    const decimal = planDecimal(values, start, end);
+    const decimalBits = decimal === null ? Number.POSITIVE_INFINITY : decimal.bits;
+    const xorBits = measureXor(values, start, end, Math.min(decimalBits, runs.bits));
+    if (runs.bits < decimalBits && runs.bits < xorBits) {
+      codec = VALUE_CODECS.runs;
+      planned = runs.bits;
+      encodeRuns(w, values, start, end);
+    } else if (decimal !== null && decimalBits <= xorBits) {
+      codec = VALUE_CODECS.decimal;
+      planned = decimalBits;
+      encodeDecimal(w, values, start, end, decimal);
+    } else {
+      codec = VALUE_CODECS.xor;
+      planned = xorBits;
+      encodeXor(w, values, start, end);
+    }
   }
-  const decimal = planDecimal(values, start, end);
-  const decimalBits = decimal === null ? Number.POSITIVE_INFINITY : decimal.bits;
-  const xorBits = measureXor(values, start, end, Math.min(decimalBits, runs.bits));
-  if (runs.bits < decimalBits && runs.bits < xorBits) {
-    encodeRuns(w, values, start, end);
-    return VALUE_CODECS.runs;
-  }
-  if (decimal !== null && decimalBits <= xorBits) {
-    encodeDecimal(w, values, start, end, decimal);
-    return VALUE_CODECS.decimal;
-  }
-  encodeXor(w, values, start, end);
-  return VALUE_CODECS.xor;
+  // The sizing functions must agree with the writers, or the choice above means nothing.
+  assert(w.bitLength - before === planned, 'encodeValues: stream size differs from its plan');
+  return codec;
 }
 
 /** The longest header: the format byte and three varuints of at most 6 + 53 bits. */
