@@ -175,6 +175,10 @@ export class Gossip {
     this.running = true;
     this.installHandlers();
     const t = this.opts.timing;
+    // After a stop(), suspicions start over: their timers did not run while we were stopped.
+    for (const m of this.memberTable.values()) {
+      if (m.liveness === 'suspect' && m.suspicion === null) this.armSuspicion(m, m.from);
+    }
     // Say hello with our state to a few known members: this is how a (re)started node learns
     // the cluster and, if it was declared dead, refutes that with a higher incarnation.
     const known = [...this.memberTable.values()];
@@ -756,6 +760,14 @@ export class Gossip {
     }
     m.incarnation = incarnation;
     m.from = from;
+    this.armSuspicion(m, from);
+    this.stats.suspicions++;
+    if (m.liveness !== 'suspect') this.setLiveness(m, 'suspect');
+    return true;
+  }
+
+  /** The timer that turns a suspicion of `m`'s current incarnation into death. */
+  private armSuspicion(m: Member, from: string): void {
     const bounds = suspicionBounds(this.opts.timing, this.liveCount());
     const suspicion: Suspicion = new Suspicion(
       this.env,
@@ -771,9 +783,6 @@ export class Gossip {
       },
     );
     m.suspicion = suspicion;
-    this.stats.suspicions++;
-    if (m.liveness !== 'suspect') this.setLiveness(m, 'suspect');
-    return true;
   }
 
   private markDead(m: Member, incarnation: number, from: string): boolean {

@@ -65,6 +65,20 @@ describe('membership', () => {
     }
   });
 
+  test('a stopped node keeps its view; started again it resumes, suspicions included', () => {
+    const h = formed(4, 15);
+    h.isolate('n4');
+    h.inject('n1', 'n2', GOSSIP_CHANNELS.updates, { u: [record('n4', 'suspect', 0, 'n2')] });
+    const g = h.gossip('n1');
+    g.stop();
+    h.runFor(60_000);
+    expect(g.liveness('n4')).toBe('suspect');
+    g.start();
+    expect(h.runUntil(() => h.allSee('n4', 'dead'), 30_000)).not.toBeNull();
+    h.heal();
+    expect(h.runUntil(() => h.converged(), 30_000)).not.toBeNull();
+  });
+
   test('a removed member is forgotten and stale gossip does not bring it back', () => {
     const h = formed(4, 12);
     h.kill('n4');
