@@ -75,6 +75,20 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
     // Series keys in paths are up to 256 bytes, URL-encoded up to three times that.
     routerOptions: { maxParamLength: 4096 },
     bodyLimit: options.bodyLimitBytes,
+    // Errors fastify raises before routing (bad percent-encoding, overlong path parameter).
+    frameworkErrors: (error, _request, reply) => {
+      const e =
+        error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+          ? new CountError('invalid_series', 'the series key in the path is too long', {
+              field: 'series',
+            })
+          : error.code === 'FST_ERR_BAD_URL'
+            ? new CountError('invalid_parameter', 'the URL is not validly percent-encoded', {
+                field: 'url',
+              })
+            : toCountError(error);
+      void errorReply(reply, e);
+    },
   });
 
   // Every body arrives as a Buffer (gzip decoded, size-limited); routes parse JSON or line

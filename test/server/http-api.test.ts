@@ -475,7 +475,7 @@ describe('HTTP API: bad input is rejected whole, with the right status and code'
     }
   });
 
-  it('404 series_not_found for unknown series, 404 not_found for unknown routes', async () => {
+  it('404 series_not_found for unknown series, 404 not_found for unknown routes, 400 for bad paths', async () => {
     const h = await harness();
     expectError(await range(h, 'nothing{here="x"}'), 404, 'series_not_found');
     expectError(
@@ -484,6 +484,18 @@ describe('HTTP API: bad input is rejected whole, with the right status and code'
       'series_not_found',
     );
     expectError(await call(h, 'GET', '/no/such/route'), 404, 'not_found');
+    const bad = expectError(
+      await call(h, 'GET', '/query/range/%E0%A4%A?start=0&end=1'),
+      400,
+      'invalid_parameter',
+    );
+    expect(bad.field).toBe('url');
+    const long = expectError(
+      await call(h, 'GET', `/query/range/${'a'.repeat(5000)}?start=0&end=1`),
+      400,
+      'invalid_series',
+    );
+    expect(long.field).toBe('series');
     expectError(await call(h, 'DELETE', '/insert'), 404, 'not_found');
   });
 
