@@ -59,6 +59,8 @@ function dirBytes(dir: string): number {
 
 interface RunResult {
   ingestPps: number;
+  /** Points per CPU-second of this process (user + system) over the ingest: load-independent. */
+  ingestPpcs: number;
   bytesPerPointFlushed: number;
   bytesPerPointCompacted: number;
   rangeReadMs: number;
@@ -79,12 +81,14 @@ async function oneRun(
     const env = { ...real, now: () => start + DAY_MS, vfs: real.vfs };
     const engine = await openEngine(env, { fsync: 'batch', retentionMs: 0 });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     let next = 0;
     const writer = async () => {
       while (next < batches.length) await engine.write(batches[next++]);
     };
     await Promise.all(Array.from({ length: writers }, writer));
     const ingestMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     await engine.flush();
     const flushed = dirBytes(join(dir, 'blocks'));
     await engine.compact();
@@ -114,6 +118,7 @@ async function oneRun(
     await engine.close();
     return {
       ingestPps: totalPoints / (ingestMs / 1000),
+      ingestPpcs: totalPoints / ((cpu.user + cpu.system) / 1e6),
       bytesPerPointFlushed: flushed / totalPoints,
       bytesPerPointCompacted: compacted / totalPoints,
       rangeReadMs: median(reads),
@@ -152,6 +157,8 @@ export async function runEngineBench(
   };
   row('ingest, 1 writer (points/s)', 1, (r) => r.ingestPps, 0);
   row('ingest, 4 writers (points/s)', 4, (r) => r.ingestPps, 0);
+  row('ingest, 1 writer (points/CPU-s)', 1, (r) => r.ingestPpcs, 0);
+  row('ingest, 4 writers (points/CPU-s)', 4, (r) => r.ingestPpcs, 0);
   row('bytes/point after flush (2h blocks)', 1, (r) => r.bytesPerPointFlushed, 3);
   row('bytes/point after compaction (24h)', 1, (r) => r.bytesPerPointCompacted, 3);
   row('one-day range read, 1 series (ms)', 1, (r) => r.rangeReadMs, 3);
