@@ -103,7 +103,11 @@ export class ClusterMetadata implements MetadataView {
   private fatalError: unknown = null;
   private readonly peersAdded = new Map<string, string>();
 
+  /** True when the disk held a group at open (a restart): no join needed. */
+  readonly hadLog: boolean;
+
   private constructor(env: ClusterEnv, store: FileLogStore, opts: MetadataOptions) {
+    this.hadLog = store.lastIndex() > 0 || store.snapshot().meta.index > 0;
     this.env = env;
     this.opts = opts;
     this.machine = new ClusterStateMachine((s) => this.adopt(s));

@@ -1,0 +1,72 @@
+import type { ClusterEnv } from '../env/cluster-env.js';
+import type { NodeAddress } from './cluster-commands.js';
+import { requestJoin } from './join-client.js';
+import { MetaService } from './meta-service.js';
+import { ClusterMetadata, type MetadataOptions } from './metadata.js';
+import { OperationDriver, type OperationOptions, type StreamRange } from './operations.js';
+
+/**
+ * The metadata side of one cluster node, assembled: the Raft-hosted metadata, the operation
+ * driver (with the data plane's streamRange) and the meta.* service. `--bootstrap` founds a
+ * new group on an empty disk; `--seeds` asks to join when the disk holds no group; a restart
+ * (the disk holds a group) just rejoins its Raft group.
+ */
+export interface MetadataNodeOptions {
+  readonly self: NodeAddress;
+  readonly bootstrap: boolean;
+  /** Peer addresses ("host:port") of existing members. */
+  readonly seeds: readonly string[];
+  /** Replication factor (bootstrap only). */
+  readonly rf: number;
+  /** Raft voters, 3 or 5 (bootstrap only). */
+  readonly voters?: number;
+  /** Pulls a range from a current owner (the data plane's Coordinator.streamRange). */
+  readonly stream: StreamRange;
+  readonly metadata?: Partial<MetadataOptions>;
+  readonly operations?: Partial<OperationOptions>;
+  /** How long to keep asking the seeds. */
+  readonly joinDeadlineMs?: number;
+}
+
+export interface MetadataNode {
+  readonly metadata: ClusterMetadata;
+  readonly driver: OperationDriver;
+  readonly service: MetaService;
+  stop(): Promise<void>;
+}
+
+export async function startMetadataNode(
+  env: ClusterEnv,
+  opts: MetadataNodeOptions,
+): Promise<MetadataNode> {
+  const dir = opts.metadata?.dir;
+  if (opts.bootstrap) {
+    await ClusterMetadata.bootstrap(
+      env,
+      {
+        nodes: [opts.self],
+        rf: opts.rf,
+        ...(opts.voters === undefined ? {} : { voters: opts.voters }),
+      },
+      dir,
+    );
+  }
+  const metadata = await ClusterMetadata.open(env, opts.metadata);
+  const driver = new OperationDriver(env, metadata, opts.stream, opts.operations);
+  const service = new MetaService(env, metadata, driver);
+  driver.listen();
+  service.listen();
+  metadata.start();
+  const node: MetadataNode = { metadata, driver, service, stop: () => metadata.stop() };
+  if (!metadata.hadLog) {
+    try {
+      await requestJoin(env, metadata, opts.seeds, opts.self, {
+        ...(opts.joinDeadlineMs === undefined ? {} : { deadlineMs: opts.joinDeadlineMs }),
+      });
+    } catch (e) {
+      await metadata.stop();
+      throw e;
+    }
+  }
+  return node;
+}
