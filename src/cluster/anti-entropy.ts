@@ -134,7 +134,7 @@ export class AntiEntropy {
       return { epoch: this.metadata.epoch(), points: encodeSamples(s) };
     });
     net.on(REPAIR_WRITE, async (from, p) => {
-      this.request(from, p);
+      this.noteEpoch(from, p);
       const batch = decodeBatch((p as { batch?: unknown }).batch);
       await writeRepair(this.engine, batch);
       return { epoch: this.metadata.epoch() };
@@ -316,18 +316,24 @@ export class AntiEntropy {
     return answer;
   }
 
-  /** Checks a repair request's common fields; catches up when the sender is ahead. */
+  /** Catches up when the sender of a request is ahead. */
+  private noteEpoch(from: string, payload: unknown): void {
+    const epoch = (payload as { epoch?: unknown } | null)?.epoch;
+    if (typeof epoch === 'number' && epoch > this.metadata.epoch()) {
+      void this.metadata.catchUp(epoch, from).catch(() => undefined);
+    }
+  }
+
+  /** Checks a repair request's common fields. */
   private request(
     from: string,
     payload: unknown,
   ): { range: RangeBounds; window: TimeWindow; bucketMs: number; depth: number } {
+    this.noteEpoch(from, payload);
     const p = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<
       string,
       unknown
     >;
-    if (typeof p.epoch === 'number' && p.epoch > this.metadata.epoch()) {
-      void this.metadata.catchUp(p.epoch, from).catch(() => undefined);
-    }
     const range = p.range;
     const window = p.window;
     const bucketMs = p.bucketMs ?? this.options.bucketMs;
