@@ -256,6 +256,7 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   private chain: Promise<void> = Promise.resolve();
   private timer: TimerHandle | null = null;
   private soonTimer: TimerHandle | null = null;
+  private queuedFlush: Promise<void> | null = null;
   lastMaintenanceError: unknown = undefined;
 
   constructor(
@@ -515,7 +516,14 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
 
   flush(): Promise<void> {
     this.checkOpen();
-    return this.exclusive(() => this.cutAndCheckpoint(Number.POSITIVE_INFINITY));
+    // Flushes that queue up behind a running task share one run: the queue stays bounded.
+    if (this.queuedFlush === null) {
+      this.queuedFlush = this.exclusive(() => {
+        this.queuedFlush = null;
+        return this.cutAndCheckpoint(Number.POSITIVE_INFINITY);
+      });
+    }
+    return this.queuedFlush;
   }
 
   compact(): Promise<void> {
