@@ -64,7 +64,7 @@ export class SeriesKeyCache {
     tags: [string, string][],
   ): SeriesSection {
     const section: SeriesSection = {
-      raw: input.slice(start, end),
+      raw: copyBytes(input, start, end),
       measurement,
       tags,
       next: this.sections.get(hash),
@@ -107,13 +107,23 @@ export class SeriesKeyCache {
       this.sections.clear();
       this.keyCount = 0;
     }
-    section.fieldRaw.push(input.slice(start, end));
+    section.fieldRaw.push(copyBytes(input, start, end));
     section.keys.push(key);
     section.ids.push(0);
     section.stamps.push(0);
     this.keyCount++;
     return section.keys.length - 1;
   }
+}
+
+/**
+ * A copy, never a view: Buffer#slice shares memory, and a view would pin the whole request
+ * body in the cache (and see its bytes change if the memory were reused).
+ */
+function copyBytes(input: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  out.set(input.subarray(start, end));
+  return out;
 }
 
 function sameBytes(raw: Uint8Array, input: Uint8Array, start: number, end: number): boolean {

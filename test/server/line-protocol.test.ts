@@ -235,6 +235,24 @@ describe('line protocol: InfluxDB reference examples', () => {
     expect(again.series.length).toBe(2);
   });
 
+  it('keeps copies of the raw bytes, not views of a request body that may be reused', () => {
+    let calls = 0;
+    const cache = new SeriesKeyCache((m, tags, f) => {
+      calls++;
+      return rawKey(m, tags, f);
+    });
+    const body = Buffer.from('cpu,host=a v=1 0');
+    parseLineProtocol(body, { precision: 'ms', nowMs: 0, cache });
+    body.write('cpu,host=b v=2 0'); // the same memory now holds another request
+    const again = parseLineProtocol(Buffer.from('cpu,host=a v=3 0'), {
+      precision: 'ms',
+      nowMs: 0,
+      cache,
+    });
+    expect(calls).toBe(1);
+    expect(JSON.parse(again.series[0])).toEqual(['cpu', [['host', 'a']], 'v']);
+  });
+
   it('bounds the shared cache: past maxKeys it starts over and stays correct', () => {
     const cache = new SeriesKeyCache(rawKey, 10);
     for (let r = 0; r < 5; r++) {
