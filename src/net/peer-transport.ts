@@ -316,7 +316,12 @@ export class PeerTransport {
       link.ws = ws;
       this.flush(link);
       ws.on('close', () => {
-        if (link.ws === ws) link.ws = null;
+        if (link.ws !== ws) return;
+        link.ws = null;
+        // The peer dialed although this side is the dialer of the pair (a joining node reaching
+        // a seed by address): once that connection is gone, this side must dial, or frames
+        // queued for the peer would wait forever.
+        if (this.dials(link.id)) this.scheduleReconnect(link);
       });
     });
   }

@@ -104,6 +104,25 @@ describe('PeerTransport', () => {
     expect(a.stats.reconnects).toBeGreaterThan(0);
   });
 
+  it('the dialer of a pair redials after the peer reached it by address and hung up', async () => {
+    const a = await node('a');
+    const z = await node('z');
+    // z knows only a's address: a placeholder id that sorts after every real id makes z dial.
+    z.addPeer('~seed', `127.0.0.1:${a.port}`);
+    a.on('hello', (from) => {
+      a.addPeer(from, `127.0.0.1:${z.port}`);
+      return 'welcome';
+    });
+    expect(await z.request('~seed', 'hello', null)).toBe('welcome');
+    z.removePeer('~seed');
+    const got: unknown[] = [];
+    z.on('ch', (from, p) => got.push([from, p]));
+    await waitFor(() => !a.isConnected('z'));
+    a.send('z', 'ch', 'after');
+    await waitFor(() => got.length === 1);
+    expect(got).toEqual([['a', 'after']]);
+  });
+
   it('RaftPeerTransport delivers only well-formed messages from their real sender', async () => {
     const b = await node('b');
     const a = await node('a', { b: `127.0.0.1:${b.port}` });
