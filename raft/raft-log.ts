@@ -194,6 +194,11 @@ export class RaftLog {
     return this.unstableSnapshot ?? this.storage.snapshot();
   }
 
+  /** The last index the host has persisted (what a leader may count for itself). */
+  stableLastIndex(): Index {
+    return this.unstable.length > 0 ? this.unstableOffset - 1 : this.lastIndex();
+  }
+
   hasUnstableEntries(): boolean {
     return this.unstable.length > 0;
   }

@@ -280,6 +280,11 @@ export class RaftCore implements RawNode {
       readStates,
       mustSync: entries.length > 0 || snapshot !== null || voteChanged,
       voteChanged,
+      sendBeforePersist:
+        this.role === 'leader' &&
+        this.prevSoft.role === 'leader' &&
+        !voteChanged &&
+        snapshot === null,
     };
   }
 
@@ -295,6 +300,8 @@ export class RaftCore implements RawNode {
     if (rd.entries.length > 0) {
       const last = rd.entries[rd.entries.length - 1];
       this.log.stableTo(last.index, last.term);
+      // The leader's own copy now counts toward the quorum.
+      if (this.role === 'leader' && this.maybeCommit()) this.bcastAppend();
     }
     for (const e of rd.committedEntries) {
       this.log.appliedTo(e.index);
@@ -725,8 +732,9 @@ export class RaftCore implements RawNode {
    * holds; earlier entries commit with it. (The old-term-commit bug drops the term check.)
    */
   private maybeCommit(): boolean {
+    // The leader counts its own entries only once persisted: its messages may leave first.
     const matches = this.conf.voters.map((v) =>
-      v === this.id ? this.log.lastIndex() : (this.progress.get(v)?.match ?? 0),
+      v === this.id ? this.log.stableLastIndex() : (this.progress.get(v)?.match ?? 0),
     );
     if (matches.length === 0) return false;
     matches.sort((a, b) => b - a);

@@ -183,9 +183,11 @@ export class RaftRuntime implements RaftHost {
     try {
       while (!this.stopped && this.core.hasReady()) {
         const rd = this.core.ready();
+        // A leader's messages may leave while its own entries are being written.
+        if (rd.sendBeforePersist) for (const m of rd.messages) this.opts.transport.send(m);
         await this.persist(rd);
         if (this.stopped) return;
-        for (const m of rd.messages) this.opts.transport.send(m);
+        if (!rd.sendBeforePersist) for (const m of rd.messages) this.opts.transport.send(m);
         this.applyReady(rd);
         this.core.advance(rd);
         await this.maybeSnapshot();

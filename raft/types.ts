@@ -195,8 +195,8 @@ export interface ReadState {
 
 /**
  * The work the host must do, in this order: persist `snapshot`, `entries` and `hardState`
- * (fsync when `mustSync`); then send `messages`; then apply `snapshot` and `committedEntries`
- * to the state machine; then call `advance(ready)`.
+ * (fsync when `mustSync`); then send `messages` (or send them first when `sendBeforePersist`);
+ * then apply `snapshot` and `committedEntries` to the state machine; then call `advance(ready)`.
  */
 export interface Ready {
   /** Set when the role or leader changed since the last Ready. */
@@ -215,6 +215,12 @@ export interface Ready {
   readonly mustSync: boolean;
   /** True when the term or vote changed: the fsync the no-vote-fsync bug skips. */
   readonly voteChanged: boolean;
+  /**
+   * True when every message was produced by a leader in a term whose vote is already durable:
+   * the host may send them before (or while) persisting, as the leader counts its own entries
+   * toward commit only once they are persisted (Raft dissertation §10.2.1).
+   */
+  readonly sendBeforePersist: boolean;
 }
 
 export type RaftErrorCode =

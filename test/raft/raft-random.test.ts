@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BugName, ConfChange, Message, NodeId } from '../../raft/types.js';
-import { drain, makeNode, restart, type TestNode } from './harness.js';
+import type { BugName, ConfChange, Message, NodeId, Ready } from '../../raft/types.js';
+import { makeNode, restart, type TestNode } from './harness.js';
 
 /**
  * Randomized runs of the pure core: messages are delayed, reordered, duplicated and lost, nodes
@@ -44,17 +44,42 @@ function simulate(seed: number, steps: number, bugs: BugName[] = []): Run {
   let isolated = new Set<NodeId>();
   let proposals = 0;
 
+  // Each node has at most one Ready being persisted; persisting takes time (a later step), and
+  // a crash loses it. A leader's early messages leave when the Ready is taken.
+  const writing = new Map<NodeId, Ready>();
+
   const collect = (n: TestNode): void => {
-    const before = n.applied.length;
-    pool.push(...drain(n));
-    for (const e of n.applied.slice(before)) {
+    const id = n.core.id;
+    if (writing.has(id) || !n.core.hasReady()) return;
+    const rd = n.core.ready();
+    writing.set(id, rd);
+    if (rd.sendBeforePersist) pool.push(...rd.messages);
+    if (pool.length > 400) pool = pool.slice(pool.length - 400);
+  };
+
+  const persisted = (n: TestNode): void => {
+    const id = n.core.id;
+    const rd = writing.get(id);
+    if (rd === undefined) return;
+    writing.delete(id);
+    n.store.applyUpdate({ hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot });
+    if (!rd.sendBeforePersist) pool.push(...rd.messages);
+    for (const e of rd.committedEntries) {
+      n.applied.push(e);
       const key = `${e.term}:${e.type}:${Array.from(e.data).join(',')}`;
       const seen = appliedAt.get(e.index);
       if (seen === undefined) appliedAt.set(e.index, key);
-      else if (seen !== key)
-        violations.push(`${n.core.id} applied ${key} at ${e.index}, others ${seen}`);
+      else if (seen !== key) violations.push(`${id} applied ${key} at ${e.index}, others ${seen}`);
     }
-    if (pool.length > 400) pool = pool.slice(pool.length - 400);
+    n.core.advance(rd);
+    collect(n);
+  };
+
+  const crash = (n: TestNode): void => {
+    writing.delete(n.core.id);
+    restart(n);
+    lastCommit.set(n.core.id, 0);
+    collect(n);
   };
 
   const check = (): void => {
@@ -88,10 +113,12 @@ function simulate(seed: number, steps: number, bugs: BugName[] = []): Run {
 
   for (let step = 0; step < steps; step++) {
     const r = rnd();
-    if (r < 0.25) {
+    if (r < 0.2) {
       const n = nodes.get(pick(ids))!;
       n.core.tick();
       collect(n);
+    } else if (r < 0.45) {
+      persisted(nodes.get(pick(ids))!);
     } else if (r < 0.8) {
       deliverOne();
     } else if (r < 0.88) {
@@ -100,10 +127,7 @@ function simulate(seed: number, steps: number, bugs: BugName[] = []): Run {
         collect(l);
       }
     } else if (r < 0.9) {
-      const n = nodes.get(pick(ids))!;
-      restart(n);
-      lastCommit.set(n.core.id, 0);
-      collect(n);
+      crash(nodes.get(pick(ids))!);
     } else if (r < 0.93) {
       isolated = new Set(rnd() < 0.4 ? [] : ids.filter(() => rnd() < 0.3));
     } else if (r < 0.95) {
@@ -139,6 +163,7 @@ function simulate(seed: number, steps: number, bugs: BugName[] = []): Run {
   isolated = new Set();
   let healedCommit = false;
   for (let round = 0; round < 3000 && !healedCommit; round++) {
+    for (const n of nodes.values()) persisted(n);
     if (round % 4 === 0) {
       for (const n of nodes.values()) {
         n.core.tick();
