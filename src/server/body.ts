@@ -26,11 +26,24 @@ export async function readRequestBody(
   if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
   const chunks: Buffer[] = [];
   let total = 0;
-  for await (const chunk of payload) {
-    const b = chunk as Buffer;
-    total += b.length;
-    if (total > limit) throw tooLarge(limit);
-    chunks.push(b);
+  try {
+    for await (const chunk of payload) {
+      const b = chunk as Buffer;
+      total += b.length;
+      if (total > limit) throw tooLarge(limit);
+      chunks.push(b);
+    }
+  } catch (e) {
+    if (e instanceof CountError) throw e;
+    // The client went away mid-body: nobody will read the answer, but say what happened.
+    throw new CountError(
+      'invalid_body',
+      'the request body ended early (client closed the connection)',
+      {
+        field: 'body',
+        cause: e,
+      },
+    );
   }
   const raw = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
   if (encoding === 'identity' || raw.length === 0) return raw;
