@@ -60,6 +60,7 @@ function post(text: string): Promise<number> {
 async function main(): Promise<void> {
   const latencies: number[] = [];
   let accepted = 0;
+  let acceptedAll = 0;
   let rejected = 0;
   let measuring = false;
   let stop = false;
@@ -71,6 +72,7 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       const status = await post(next);
       const ms = performance.now() - t0;
+      if (status === 204) acceptedAll += pointsPerRequest;
       if (measuring && !stop) {
         latencies.push(ms);
         if (status === 204) accepted += pointsPerRequest;
@@ -96,6 +98,7 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({
       pointsPerSecond: accepted / elapsed,
+      pointsAccepted: acceptedAll,
       requests: latencies.length,
       rejected,
       p50Ms: pct(0.5),

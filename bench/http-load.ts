@@ -27,6 +27,8 @@ interface RunResult {
   p99Ms: number;
   peakRssBytes: number;
   bytesPerRequest: number;
+  /** Server CPU (user + system) per accepted point over the whole client run, warm-up included. */
+  cpuMicrosPerPoint: number;
 }
 
 const OPTIONS = {
@@ -56,7 +58,17 @@ export async function runHttpLoadBench(argv: string[] = []): Promise<void> {
   const rows = results.map((x, i) => row(`run ${i + 1}`, x));
   rows.push(row('median', medianOf(results)));
   printTable(
-    ['', 'points/s', 'p50 ms', 'p99 ms', 'requests', 'rejected', 'peak RSS MiB', 'KiB/request'],
+    [
+      '',
+      'points/s',
+      'p50 ms',
+      'p99 ms',
+      'requests',
+      'rejected',
+      'peak RSS MiB',
+      'KiB/request',
+      'server CPU µs/point',
+    ],
     rows,
   );
 }
@@ -87,6 +99,7 @@ async function oneRun(run: number): Promise<RunResult> {
     const sampler = setInterval(() => {
       peakRss = Math.max(peakRss, rssOf(server.pid ?? 0));
     }, 200);
+    const cpuBefore = cpuSecondsOf(server.pid ?? 0);
     const client = spawn(
       process.execPath,
       [
@@ -110,11 +123,23 @@ async function oneRun(run: number): Promise<RunResult> {
       out += c;
     });
     const code = await new Promise<number | null>((res) => client.on('exit', res));
+    const cpu = cpuSecondsOf(server.pid ?? 0) - cpuBefore;
     clearInterval(sampler);
     if (code !== 0) throw new Error(`load generator exited with ${code}`);
-    const r = JSON.parse(out.trim()) as Omit<RunResult, 'peakRssBytes'>;
+    const r = JSON.parse(out.trim()) as Omit<RunResult, 'peakRssBytes' | 'cpuMicrosPerPoint'> & {
+      pointsAccepted: number;
+    };
     process.stderr.write(`run ${run + 1}: ${Math.round(r.pointsPerSecond)} points/s\n`);
-    return { ...r, peakRssBytes: peakRss };
+    return {
+      pointsPerSecond: r.pointsPerSecond,
+      requests: r.requests,
+      rejected: r.rejected,
+      p50Ms: r.p50Ms,
+      p99Ms: r.p99Ms,
+      bytesPerRequest: r.bytesPerRequest,
+      peakRssBytes: peakRss,
+      cpuMicrosPerPoint: r.pointsAccepted > 0 ? (cpu * 1e6) / r.pointsAccepted : Number.NaN,
+    };
   } finally {
     server.kill('SIGTERM');
     await new Promise((res) => server.once('exit', res));
@@ -140,6 +165,21 @@ function listeningPort(server: ChildProcess): Promise<number> {
     server.on('exit', (c) => rej(new Error(`server exited with ${c}`)));
   });
 }
+
+/** User + system CPU seconds a process used so far (Linux /proc; 0 elsewhere). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields[11] and [12] are utime and stime (stat fields 14 and 15), in clock ticks.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** USER_HZ; 100 on Linux on every common architecture. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Resident set size of a process in bytes (Linux /proc; 0 elsewhere). */
 function rssOf(pid: number): number {
@@ -167,6 +207,7 @@ function medianOf(rs: RunResult[]): RunResult {
     p99Ms: pick('p99Ms'),
     peakRssBytes: pick('peakRssBytes'),
     bytesPerRequest: pick('bytesPerRequest'),
+    cpuMicrosPerPoint: pick('cpuMicrosPerPoint'),
   };
 }
 
@@ -180,6 +221,7 @@ function row(label: string, r: RunResult): string[] {
     String(Math.round(r.rejected)),
     (r.peakRssBytes / 1024 / 1024).toFixed(0),
     (r.bytesPerRequest / 1024).toFixed(0),
+    r.cpuMicrosPerPoint.toFixed(2),
   ];
 }
 
