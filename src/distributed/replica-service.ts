@@ -1,3 +1,4 @@
+import { ALL_SERIES } from '../cluster/anti-entropy.js';
 import type { Token } from '../cluster/cluster-state.js';
 import { samplesDigest } from '../cluster/merkle.js';
 import { writeRepair } from '../cluster/repair-write.js';
@@ -28,9 +29,6 @@ import {
 } from './data-messages.js';
 import { encodePartial, partialOfSeries } from './partial-codec.js';
 import type { TokenCache } from './token-cache.js';
-
-/** Every series of a node: `__name__` matches any non-empty name. */
-export const ALL_SERIES: Selector = [{ name: NAME_LABEL, op: '=~', value: '.+' }];
 
 /** Series read at once while answering a query or a stream page. */
 const READ_CONCURRENCY = 16;
