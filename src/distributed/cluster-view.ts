@@ -1,4 +1,4 @@
-import type { RangeBounds } from '../cluster/cluster-state.js';
+import type { ClusterState, RangeBounds } from '../cluster/cluster-state.js';
 import type { Ring } from '../cluster/ring.js';
 
 /**
@@ -11,6 +11,8 @@ export interface MetadataSource {
   epoch(): number;
   /** Waits until the local state is at least `epoch`, fetching it from `hintPeer` or the group. */
   catchUp(epoch: number, hintPeer?: string): Promise<void>;
+  /** Committed changes (optional: hints of nodes that left the cluster are dropped on it). */
+  onChange?(listener: (state: ClusterState) => void): void;
 }
 
 export type Liveness = 'alive' | 'suspect' | 'dead';

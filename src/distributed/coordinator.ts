@@ -100,6 +100,11 @@ export class Coordinator implements DataService {
       deps.gossip,
       options.handoff,
     );
+    deps.metadata.onChange?.((state) => {
+      for (const node of Object.values(state.nodes)) {
+        if (node.state === 'left') void this.handoff.discard(node.id).catch(() => undefined);
+      }
+    });
     this.writes = new WritePath(
       deps.engine,
       deps.metadata,

@@ -24,6 +24,7 @@ export class MetadataTruth {
 /** A MetadataSource over a local copy of the state; catchUp copies the shared truth. */
 export class TestMetadata implements MetadataSource {
   private cached: Ring | null = null;
+  private readonly listeners: ((state: ClusterState) => void)[] = [];
   catchUps = 0;
 
   constructor(
@@ -45,8 +46,18 @@ export class TestMetadata implements MetadataSource {
   async catchUp(epoch: number): Promise<void> {
     this.catchUps++;
     if (this.truth.state.epoch >= epoch && this.truth.state.epoch > this.state.epoch) {
-      this.state = this.truth.state;
+      this.apply(this.truth.state);
     }
+  }
+
+  onChange(listener: (state: ClusterState) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** A committed state reaches this node. */
+  apply(state: ClusterState): void {
+    this.state = state;
+    for (const l of this.listeners) l(state);
   }
 }
 
@@ -143,8 +154,11 @@ export class TestCluster {
     return c;
   }
 
-  async addNode(id: string, options: Partial<CoordinatorOptions> = {}): Promise<TestNode> {
-    const vfs = new MemoryVfs();
+  async addNode(
+    id: string,
+    options: Partial<CoordinatorOptions> = {},
+    vfs = new MemoryVfs(),
+  ): Promise<TestNode> {
     const env = testEnv(id, this.net, vfs);
     const engine = await openEngine(env, { maintenanceIntervalMs: 3600_000 });
     const metadata = new TestMetadata(this.truth, this.truth.state);
@@ -164,6 +178,19 @@ export class TestCluster {
     const node = { id, vfs, env, engine, metadata, liveness, coordinator };
     this.nodes.set(id, node);
     return node;
+  }
+
+  /**
+   * Power cut and restart of a node's process: unsynced bytes are lost, the engine and the
+   * coordinator (with its hint store) reopen from the disk.
+   */
+  async restart(id: string, options: Partial<CoordinatorOptions> = {}): Promise<TestNode> {
+    const old = this.node(id);
+    await old.coordinator.handoff.settle();
+    old.coordinator.handoff.close();
+    old.coordinator.antiEntropy.close();
+    old.vfs.crash();
+    return this.addNode(id, options, old.vfs);
   }
 
   node(id: string): TestNode {
