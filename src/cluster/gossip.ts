@@ -55,6 +55,7 @@ export interface GossipStats {
   deaths: number;
   refutations: number;
   syncs: number;
+  syncRepliesSkipped: number;
   lateProbeTicks: number;
   malformed: number;
   misdirectedPings: number;
@@ -124,6 +125,7 @@ export class Gossip {
     deaths: 0,
     refutations: 0,
     syncs: 0,
+    syncRepliesSkipped: 0,
     lateProbeTicks: 0,
     malformed: 0,
     misdirectedPings: 0,
@@ -143,6 +145,8 @@ export class Gossip {
   private probeIndex = 0;
   private probe: Probe | null = null;
   private readonly relays = new Map<number, Relay>();
+  /** When each peer's full-state request was last answered (bounded by maxMembers). */
+  private readonly syncRepliedAt = new Map<string, number>();
   private nextSeq = 1;
   private probeTimer: TimerHandle | null = null;
   private probeTimeoutTimer: TimerHandle | null = null;
@@ -609,7 +613,17 @@ export class Gossip {
     }
     this.stats.syncs++;
     this.mergeAll(from, msg.members, true);
-    if (msg.reply) this.sendSync(from, false);
+    if (!msg.reply) return;
+    // A transport flushing requests queued while we were away delivers a burst: answer one.
+    const now = this.env.monotonic();
+    const last = this.syncRepliedAt.get(from);
+    if (last !== undefined && now - last < this.opts.timing.probeIntervalMs) {
+      this.stats.syncRepliesSkipped++;
+      return;
+    }
+    if (this.syncRepliedAt.size >= this.opts.limits.maxMembers) this.syncRepliedAt.clear();
+    this.syncRepliedAt.set(from, now);
+    this.sendSync(from, false);
   }
 
   // --- merging what peers say ------------------------------------------------------------------

@@ -120,6 +120,15 @@ describe('membership', () => {
     expect(h.converged()).toBe(true);
   });
 
+  test('a burst of full-state requests (flushed from a transport queue) gets one answer', () => {
+    const h = formed(3, 16);
+    const before = h.sentBy('n1', GOSSIP_CHANNELS.sync);
+    const state = { r: 1, m: [record('n2', 'alive', 0), record('n3', 'alive', 0)] };
+    for (let i = 0; i < 100; i++) h.inject('n1', 'n2', GOSSIP_CHANNELS.sync, state);
+    expect(h.sentBy('n1', GOSSIP_CHANNELS.sync) - before).toBe(1);
+    expect(h.gossip('n1').stats.syncRepliesSkipped).toBe(99);
+  });
+
   test('every message stays within the piggyback bound while 40 nodes form a cluster', () => {
     const h = new GossipHarness({ nodes: 40, seed: 14, seeds: 'first' });
     h.startAll();
