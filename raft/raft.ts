@@ -521,7 +521,11 @@ export class RaftCore implements RawNode {
       (m.pre && m.term > this.term);
     const upToDate =
       this.log.isUpToDate(m.lastIndex, m.lastTerm) || this.cfg.bugs.has('stale-vote');
-    if (canVote && upToDate) {
+    // An empty log (not even the bootstrap snapshot) has never held anything: it is a node
+    // still joining, or one that lost its disk and reuses its id. Its vote could complete a
+    // majority of a stale configuration that no longer holds a committed entry.
+    const holdsState = this.log.lastIndex() > 0;
+    if (canVote && upToDate && holdsState) {
       this.send({ type: 'voteResp', to: m.from, term: m.term, pre: m.pre, granted: true });
       if (!m.pre) {
         this.electionElapsed = 0;

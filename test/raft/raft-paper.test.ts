@@ -103,6 +103,29 @@ describe('vote restriction (§5.4.1)', () => {
   );
 });
 
+describe('a node with an empty log', () => {
+  it('refuses votes: it may be a wiped node reusing its id, counted by a stale configuration', () => {
+    const empty = {
+      meta: { index: 0, term: 0, conf: { voters: [], learners: [] } },
+      data: new Uint8Array(0),
+    };
+    const n = makeNode('d', [], {}, { snapshot: empty });
+    for (const pre of [true, false]) {
+      n.core.step({
+        type: 'vote',
+        from: 'a',
+        to: 'd',
+        term: 9,
+        pre,
+        lastIndex: 5,
+        lastTerm: 3,
+        transfer: false,
+      });
+    }
+    expect(votesFrom(drain(n)).map((v) => v.granted)).toEqual([false, false]);
+  });
+});
+
 describe('log replication (§5.3)', () => {
   it('commits an entry once a majority stores it, and followers learn the commit', () => {
     const nt = Network.of(['a', 'b', 'c', 'd', 'e']);
