@@ -57,14 +57,23 @@ export async function startMetadataNode(
   driver.listen();
   service.listen();
   metadata.start();
-  const node: MetadataNode = { metadata, driver, service, stop: () => metadata.stop() };
+  driver.watch();
+  const node: MetadataNode = {
+    metadata,
+    driver,
+    service,
+    stop: async () => {
+      driver.unwatch();
+      await metadata.stop();
+    },
+  };
   if (!metadata.hadLog) {
     try {
       await requestJoin(env, metadata, opts.seeds, opts.self, {
         ...(opts.joinDeadlineMs === undefined ? {} : { deadlineMs: opts.joinDeadlineMs }),
       });
     } catch (e) {
-      await metadata.stop();
+      await node.stop();
       throw e;
     }
   }

@@ -39,6 +39,7 @@ export interface MetadataView {
 }
 
 export const RAFT_CHANNEL = 'raft';
+const MAX_EPOCH_WAITERS = 1024;
 /** Request: {} -> encoded ClusterState bytes (the sender's view). */
 export const META_STATE = 'meta.state';
 /** Request: { epoch } -> { epoch }: the receiver's epoch, after trying to catch up to `epoch`. */
@@ -102,6 +103,7 @@ export class ClusterMetadata implements MetadataView {
   private stopped = false;
   private fatalError: unknown = null;
   private readonly peersAdded = new Map<string, string>();
+  private pendingCatchUp: { epoch: number; promise: Promise<void> } | null = null;
 
   /** True when the disk held a group at open (a restart): no join needed. */
   readonly hadLog: boolean;
@@ -223,7 +225,19 @@ export class ClusterMetadata implements MetadataView {
   }
 
   catchUp(epoch: number, hintPeer?: string): Promise<void> {
-    return this.catchUpWithin(epoch, hintPeer, this.opts.catchUpTimeoutMs);
+    if (this.view.epoch >= epoch) return Promise.resolve();
+    // Many requests answered stale_epoch at once share one catch-up toward the highest epoch.
+    const pending = this.pendingCatchUp;
+    if (pending !== null && pending.epoch >= epoch) return pending.promise;
+    const target = Math.max(epoch, pending?.epoch ?? 0);
+    const entry = {
+      epoch: target,
+      promise: this.catchUpWithin(target, hintPeer, this.opts.catchUpTimeoutMs).finally(() => {
+        if (this.pendingCatchUp === entry) this.pendingCatchUp = null;
+      }),
+    };
+    this.pendingCatchUp = entry;
+    return entry.promise;
   }
 
   // ---- Raft ---------------------------------------------------------------------------------
@@ -323,6 +337,12 @@ export class ClusterMetadata implements MetadataView {
 
   private waitForEpoch(epoch: number, ms: number): Promise<boolean> {
     if (this.view.epoch >= epoch) return Promise.resolve(true);
+    // Bounded: past the limit a waiter just sleeps for `ms` (the caller re-checks the epoch).
+    if (this.waiters.size >= MAX_EPOCH_WAITERS) {
+      return new Promise((resolve) =>
+        this.env.setTimer(ms, () => resolve(this.view.epoch >= epoch)),
+      );
+    }
     return new Promise((resolve) => {
       const w = {
         epoch,

@@ -54,6 +54,8 @@ export interface OperationOptions {
   readonly maxParallelStreams: number;
   /** Attempts per stream (each from the next source replica). */
   readonly streamAttempts: number;
+  /** How often a leader looks for an operation it should take over. */
+  readonly watchEveryMs: number;
 }
 
 export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
@@ -62,6 +64,7 @@ export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
   streamTimeoutMs: 10 * 60_000,
   maxParallelStreams: 4,
   streamAttempts: 3,
+  watchEveryMs: 1000,
 };
 
 interface StreamTask {
@@ -107,6 +110,9 @@ export function affectedNodes(state: ClusterState): string[] {
 export class OperationDriver {
   private running: { opId: number; aborted: boolean; promise: Promise<void> } | null = null;
   private last: OperationProgress | null = null;
+  /** The last operation this node started driving (automatic runs happen once per operation). */
+  private attempted = -1;
+  private watchTimer: { cancel(): void } | null = null;
   private readonly opts: OperationOptions;
 
   constructor(
@@ -129,6 +135,35 @@ export class OperationDriver {
     });
   }
 
+  /**
+   * Leader failover: a node that becomes the metadata leader and finds an operation in flight
+   * that it never drove runs it once on its own (checked every `watchEveryMs`). An operation
+   * that failed here waits for an explicit resume or cancel.
+   */
+  watch(): void {
+    if (this.watchTimer !== null) return;
+    const tick = (): void => {
+      this.watchTimer = this.env.setTimer(this.opts.watchEveryMs, () => {
+        const op = this.metadata.state().operation;
+        if (
+          op !== null &&
+          op.id !== this.attempted &&
+          this.running === null &&
+          this.metadata.isLeader()
+        ) {
+          this.run().catch(() => {});
+        }
+        tick();
+      });
+    };
+    tick();
+  }
+
+  unwatch(): void {
+    this.watchTimer?.cancel();
+    this.watchTimer = null;
+  }
+
   progress(): OperationProgress | null {
     return this.last;
   }
@@ -145,6 +180,7 @@ export class OperationDriver {
     const op = this.metadata.state().operation;
     if (op === null) return Promise.resolve();
     if (this.running !== null && this.running.opId === op.id) return this.running.promise;
+    this.attempted = op.id;
     const run = { opId: op.id, aborted: false, promise: Promise.resolve() };
     run.promise = this.drive(op.id, run).finally(() => {
       if (this.running === run) this.running = null;

@@ -231,6 +231,7 @@ export class MetaCluster {
     driver.listen();
     service.listen();
     metadata.start();
+    driver.watch();
     this.nodes.set(id, node);
     return node;
   }
@@ -249,6 +250,15 @@ export class MetaCluster {
     const joined = requestJoin(node.env, node.metadata, [address(seed).peerAddress], address(id));
     await this.until(joined);
     return node;
+  }
+
+  /** Power cut and restart of `id` from what its disk kept (un-fsynced bytes are lost). */
+  async restart(id: string): Promise<TestNode> {
+    const old = this.get(id);
+    old.driver.unwatch();
+    await old.metadata.stop();
+    old.vfs.crash({ tear: true });
+    return this.boot(id, old.vfs);
   }
 
   /** Advances virtual time until `p` settles (bounded). */
@@ -294,6 +304,9 @@ export class MetaCluster {
   }
 
   async stopAll(): Promise<void> {
-    for (const n of this.nodes.values()) await n.metadata.stop();
+    for (const n of this.nodes.values()) {
+      n.driver.unwatch();
+      await n.metadata.stop();
+    }
   }
 }

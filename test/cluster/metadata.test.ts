@@ -207,4 +207,53 @@ describe('epochs', () => {
     expect(err).toMatchObject({ code: 'consistency_unavailable' });
     expect((err as Error).message).toContain('only 1 of 3');
   });
+
+  it('a node restarted from its disk has the state back and rejoins the group', async () => {
+    const c = track(new MetaCluster());
+    await threeNodes(c);
+    const before = c.get('n3').metadata.epoch();
+    const n3 = await c.restart('n3');
+    expect(n3.metadata.hadLog).toBe(true);
+    await c.waitFor(() => n3.metadata.epoch() >= before);
+    expect(Object.keys(n3.metadata.state().nodes)).toEqual(['n1', 'n2', 'n3']);
+    // The restarted node follows new changes through Raft.
+    const n1 = c.get('n1');
+    await c.until(
+      n1.metadata.propose({
+        type: 'update-address',
+        node: { ...address('n1'), httpAddress: 'x:1' },
+      }),
+    );
+    await c.waitFor(() => n3.metadata.state().nodes.n1.httpAddress === 'x:1');
+    for (let i = 1; i < n3.epochs.length; i++)
+      expect(n3.epochs[i]).toBeGreaterThan(n3.epochs[i - 1]);
+  });
+
+  it('after a leader change the new leader takes over the operation in flight', async () => {
+    let hold = true;
+    const held: (() => void)[] = [];
+    const c = track(
+      new MetaCluster({
+        stream: async () => {
+          if (hold) await new Promise<void>((r) => held.push(r));
+          return { series: 1, points: 1 };
+        },
+      }),
+    );
+    hold = false;
+    await threeNodes(c);
+    await c.join('n4', 'n1');
+    const n1 = c.get('n1');
+    await c.waitFor(() => n1.metadata.state().operation === null);
+    hold = true;
+    await c.until(n1.service.operate('decommission', 'n4'));
+    await c.waitFor(() => held.length > 0);
+    n1.metadata.transferLeader('n2');
+    await c.waitFor(() => c.get('n2').metadata.isLeader());
+    hold = false;
+    await c.waitFor(() => c.get('n2').driver.isRunning());
+    for (const r of held.splice(0)) r();
+    await c.waitFor(() => c.get('n3').metadata.state().nodes.n4.state === 'left');
+    expect(c.get('n2').driver.progress()).toMatchObject({ phase: 'done', node: 'n4' });
+  });
 });
