@@ -197,6 +197,23 @@ export class Gossip {
     this.syncTimer = this.env.setTimer(this.syncDelay(), () => this.syncTick());
   }
 
+  /**
+   * A clean shutdown: tells every member not known dead, directly, that this node is down (a
+   * dead record about itself, which peers accept at its own incarnation), then stops. Peers
+   * stop waiting on it at once instead of after the detection time; a restart refutes it.
+   */
+  leave(): void {
+    if (!this.running) return;
+    const self = this.selfRecord();
+    const goodbye = encodeUpdates({
+      updates: [{ ...self, liveness: 'dead', from: this.selfId }],
+    });
+    for (const m of this.memberTable.values()) {
+      if (m.liveness !== 'dead') this.send(m.id, GOSSIP_CHANNELS.updates, goodbye);
+    }
+    this.stop();
+  }
+
   stop(): void {
     if (!this.running) return;
     this.running = false;

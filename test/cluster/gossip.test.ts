@@ -292,6 +292,18 @@ describe('suspicion and refutation', () => {
 });
 
 describe('rejoin and partitions', () => {
+  test('a node that leaves cleanly is dead everywhere at once, and a restart brings it back', () => {
+    const h = formed(5, 40);
+    h.gossip('n5').leave();
+    expect(h.runUntil(() => h.allSee('n5', 'dead', ['n1', 'n2', 'n3', 'n4']), 100)).not.toBeNull();
+    h.kill('n5');
+    h.runFor(10_000);
+    expect(h.eventsSince(0, undefined, 'suspect')).toEqual([]);
+    const g = h.restart('n5');
+    expect(h.runUntil(() => h.converged(), 5_000)).not.toBeNull();
+    expect(g.localIncarnation).toBe(1);
+  });
+
   test('a node restarted after being declared dead comes back alive everywhere', () => {
     const h = formed(5, 41);
     h.kill('n4');
