@@ -32,21 +32,19 @@ export type FaultEvent =
       readonly message: CrashTrigger;
       readonly downMs: number;
     }
-  /** Membership: remove the node from the group (then wipe it). */
+  /** Membership: remove the node from the group (then stop it). */
   | { readonly at: number; readonly kind: 'remove'; readonly node: string }
-  /** Membership: add the node back, empty, as a learner, then promote it to voter. */
+  /** Membership: restart the node from its disk and add it back as a learner, then a voter. */
   | { readonly at: number; readonly kind: 'add'; readonly node: string }
   /**
-   * Split-brain probe: a bridge partition with `bridge` in the middle, a trap that crashes the
-   * bridge right after it next grants a vote, and the leader killed so both halves campaign.
-   * Contested elections through a bridge are where a voter that forgets its vote elects two
-   * leaders in one term.
+   * Vote amnesia: for `durationMs`, every node that grants a vote loses power right after and
+   * is back `downMs` later; the leader is bounced at the start so an election follows. A voter
+   * that did not make its vote durable then votes again in the same term: two leaders.
    */
   | {
       readonly at: number;
-      readonly kind: 'split-brain-probe';
-      readonly partition: Partition;
-      readonly bridge: string;
+      readonly kind: 'vote-amnesia';
+      readonly durationMs: number;
       readonly downMs: number;
     }
   /** Ask the leader to hand leadership to `node`. */
@@ -121,10 +119,12 @@ export function generateFaultSchedule(seed: number, options: FaultScheduleOption
         downMs: message === 'append' ? random.int(0, 400) : random.int(0, 5),
       });
     } else if (roll < 0.74 && nodes.length >= 3) {
-      const partition = makePartition('bridge', nodes, random);
-      const bridge = /<(\w+)>/.exec(partition.description)![1];
-      events.push({ at, kind: 'split-brain-probe', partition, bridge, downMs: random.int(0, 5) });
-      events.push({ at: at + random.int(1000, 3000), kind: 'heal' });
+      events.push({
+        at,
+        kind: 'vote-amnesia',
+        durationMs: random.int(500, 3000),
+        downMs: random.int(0, 5),
+      });
     } else if (roll < 0.8 && nodes.length >= 3) {
       if (removed === null) {
         removed = random.pick(nodes);
@@ -166,8 +166,8 @@ export function describeFault(e: FaultEvent): string {
       return `${e.at}ms remove ${e.node} from the group`;
     case 'add':
       return `${e.at}ms add ${e.node} back (learner, then voter)`;
-    case 'split-brain-probe':
-      return `${e.at}ms split-brain probe: bridge ${e.partition.description}, crash the leader, crash ${e.bridge} after its next vote for ${e.downMs}ms`;
+    case 'vote-amnesia':
+      return `${e.at}ms vote amnesia for ${e.durationMs}ms: bounce the leader, crash every voter right after it votes, for ${e.downMs}ms`;
     case 'transfer':
       return `${e.at}ms transfer leadership to ${e.node}`;
     case 'network':

@@ -1,12 +1,13 @@
 import type { LogStore, LogUpdate, Snapshot } from '../raft/types.js';
 
 /**
- * A LogStore decorator that reports each completed save to the checkers, so they see every
- * entry a node has made durable at the moment it did (e.g. a committed index overwritten).
+ * A LogStore decorator that shows each save to the checkers: before it (the log as it was, to
+ * catch a committed index being rewritten) and after it (what the node now holds durably).
  */
 export class ObservedLogStore implements LogStore {
   constructor(
     readonly inner: LogStore,
+    private readonly beforeSave: (update: LogUpdate, log: LogStore) => void,
     private readonly onSaved: (update: LogUpdate) => void,
   ) {}
 
@@ -30,6 +31,7 @@ export class ObservedLogStore implements LogStore {
   }
 
   async save(update: LogUpdate, options?: { syncHardState?: boolean }): Promise<void> {
+    this.beforeSave(update, this.inner);
     await this.inner.save(update, options);
     this.onSaved(update);
   }

@@ -38,6 +38,8 @@ export interface SimNodeContext {
   readonly electionTicks: number;
   /** Bound on entry bytes per AppendEntries; 1 sends one entry per message. */
   readonly maxAppendBytes: number;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
   /** Called when a node's Raft core trips its own invariant assertion. */
   readonly onAssertion: (node: string, error: Error) => void;
 }
@@ -73,20 +75,16 @@ export class SimNode {
   private sm: KvStateMachine | null = null;
   /** A pending crash-on-send trap (survives restarts until it fires). */
   private trap: { on: CrashTrigger; fire: () => void } | null = null;
-  /** The node's disk: it outlives crashes (minus what was not fsynced); a retire wipes it. */
-  private disk: MemoryVfs;
+  /** The node's disk: it outlives crashes, minus what was not fsynced. */
+  private readonly disk: MemoryVfs;
 
   constructor(
     readonly id: string,
     private readonly ctx: SimNodeContext,
     private readonly drift: ClockDrift,
   ) {
-    this.disk = this.newDisk();
-  }
-
-  private newDisk(): MemoryVfs {
-    const diskRandom = SimRandom.stream(this.ctx.seed, `disk/${this.id}/${this.incarnation}`);
-    return new MemoryVfs({ random: () => diskRandom.next() });
+    const diskRandom = SimRandom.stream(ctx.seed, `disk/${id}`);
+    this.disk = new MemoryVfs({ random: () => diskRandom.next() });
   }
 
   /** Writes the founding snapshot to a fresh disk, before the simulation starts. */
@@ -118,7 +116,17 @@ export class SimNode {
     ctx.trace.record(ctx.scheduler.now, 'start', `${this.id} #${inc}`);
     FileLogStore.open(env.vfs, RAFT_DIR).then(
       (file) => {
-        if (env.isAlive) this.boot(env, new ObservedLogStore(file, (u) => this.onSaved(u.entries)));
+        if (!env.isAlive) return;
+        const observed = new ObservedLogStore(
+          file,
+          (u, log) => {
+            if (u.entries.length === 0) return;
+            const commit = log.initialState().hardState.commit;
+            ctx.invariants.onPersist(this.id, u.entries, commit, (i) => log.term(i));
+          },
+          (u) => this.onSaved(u.entries),
+        );
+        this.boot(env, observed);
       },
       (error: unknown) => {
         // A crash during boot fences the disk; anything else is a recovery failure.
@@ -141,6 +149,8 @@ export class SimNode {
         bugs: ctx.bugs,
         maxUncommittedEntries: 256,
         maxAppendBytes: ctx.maxAppendBytes,
+        preVote: ctx.preVote,
+        checkQuorum: ctx.checkQuorum,
       },
       store,
       timers: env,
@@ -191,11 +201,15 @@ export class SimNode {
     this.state = 'down';
   }
 
-  /** Removed from the group: stop it and wipe its disk, so a re-add starts empty. */
+  /**
+   * Removed from the group: stop it, keeping its disk. A re-add boots from that disk. (Wiping
+   * it would be unsafe with the same node id: an empty node may vote in an old configuration
+   * that still counts it, and elect a leader that lacks committed entries. etcd forbids reusing
+   * a removed member's id for that reason.)
+   */
   retire(): void {
     this.ctx.trace.record(this.ctx.scheduler.now, 'retire', this.id);
     this.kill();
-    this.disk = this.newDisk();
     this.state = 'removed';
   }
 
@@ -256,7 +270,6 @@ export class SimNode {
 
   private onSaved(entries: readonly Entry[]): void {
     const inv = this.ctx.invariants;
-    inv.onPersist(this.id, entries);
     const runtime = this.runtime;
     const store = this.store;
     if (runtime === null || store === null || entries.length === 0) return;

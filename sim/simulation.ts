@@ -63,6 +63,9 @@ export interface Knobs {
   readonly maxThinkMs: number;
   /** Bytes of entries per AppendEntries; 1 means one entry per message (acks per entry). */
   readonly maxAppendBytes: number;
+  /** Raft's pre-vote and check-quorum (both on in production; off makes elections rougher). */
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
 }
 
 export function knobsFor(seed: number, pinned: Partial<Knobs> = {}): Knobs {
@@ -74,6 +77,8 @@ export function knobsFor(seed: number, pinned: Partial<Knobs> = {}): Knobs {
     meanFaultGapMs: r.int(300, 900),
     maxThinkMs: r.int(50, 300),
     maxAppendBytes: r.pick([1, 1024 * 1024]),
+    preVote: r.chance(0.5),
+    checkQuorum: r.chance(0.5),
   };
   return { ...drawn, ...pinned };
 }
@@ -146,6 +151,8 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     tickMs: knobs.tickMs,
     electionTicks: knobs.electionTicks,
     maxAppendBytes: knobs.maxAppendBytes,
+    preVote: knobs.preVote,
+    checkQuorum: knobs.checkQuorum,
     onAssertion: (node, error) => {
       assertion ??= {
         checker: 'raft-assertion',
@@ -214,10 +221,15 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   await scheduler.run(endMs, failed);
 
   if (!failed()) {
+    const booted = [...nodes.values()].filter((n) => n.log() !== null);
+    // Only the leader of the newest term must hold every committed entry; an older one is stale.
+    const newest = Math.max(0, ...booted.map((n) => n.status()!.term));
     invariants.finalCheck(
-      [...nodes.values()]
-        .filter((n) => n.up)
-        .map((n) => ({ id: n.id, log: n.log()!, commit: n.status()!.commit })),
+      booted.map((n) => {
+        const st = n.status()!;
+        const leader = st.role === 'leader' && st.term === newest;
+        return { id: n.id, log: n.log()!, commit: st.commit, leader };
+      }),
     );
   }
   let failure: SimulationFailure | null = assertion;
@@ -299,13 +311,21 @@ function applyFault(
       if (node !== null) armCrash(node, event.message, event.downMs, scheduler, trace);
       return;
     }
-    case 'split-brain-probe': {
-      network.partition(event.partition);
-      const bridge = nodes.get(event.bridge)!;
-      armCrash(bridge, 'voteResp', event.downMs, scheduler, trace);
+    case 'vote-amnesia': {
+      const until = scheduler.now + event.durationMs;
+      trace.record(scheduler.now, 'amnesia', `until ${until}`);
+      const arm = (node: SimNode): void => {
+        node.armCrashTrap('voteResp', () => {
+          node.crash(false);
+          scheduler.schedule(event.downMs, () => {
+            if (node.state === 'down') node.start();
+          });
+          if (scheduler.now < until) arm(node);
+        });
+      };
+      for (const node of nodes.values()) arm(node);
       const leader = admin.leader();
-      if (leader !== null && leader !== bridge) {
-        // Back at once, as a follower: both halves then campaign.
+      if (leader !== null) {
         leader.crash(false);
         scheduler.schedule(event.downMs, () => {
           if (leader.state === 'down') leader.start();
@@ -351,7 +371,7 @@ function armCrash(
 
 /**
  * The operator changing membership during the faults, as countctl would: ask the leader,
- * retry on refusal or timeout (bounded), and only wipe a node once the leader's applied
+ * retry on refusal or timeout (bounded), and stop a node only once the leader's applied
  * configuration no longer has it.
  */
 class MembershipAdmin {

@@ -99,16 +99,25 @@ export class RaftInvariants {
   }
 
   /**
-   * A node persisted `entries`. Overwriting an index that was committed with a different entry
-   * means a committed entry was lost.
+   * A node is about to persist `entries` while its own commit index is `commit`. Rewriting an
+   * index at or below its commit with a different entry loses a committed entry. (A stale node
+   * may hold, and append, conflicting entries above its own commit index: Raft repairs those.)
    */
-  onPersist(node: NodeId, entries: readonly Entry[]): void {
+  onPersist(
+    node: NodeId,
+    entries: readonly Entry[],
+    commit: number,
+    termAt: (i: number) => Term | null,
+  ): void {
     for (const e of entries) {
+      if (e.index > commit) break;
+      const had = termAt(e.index);
       const known = this.committed[e.index];
-      if (known !== undefined && known !== identity(e)) {
+      if ((had !== null && had !== e.term) || (known !== undefined && known !== identity(e))) {
         this.fail(
           'committed-entry-kept',
-          `${node} overwrote committed index ${e.index} (${describe(known)}) with ${describe(identity(e))}`,
+          `${node} overwrote index ${e.index} at or below its commit index ${commit} ` +
+            `(term ${had}${known === undefined ? '' : `, committed ${describe(known)}`}) with ${describe(identity(e))}`,
         );
         return;
       }
@@ -141,24 +150,26 @@ export class RaftInvariants {
 
   /**
    * End of run: each node's log, up to its commit index, must hold exactly the committed
-   * entries, and the most advanced nodes must hold every entry ever committed.
+   * entries; and a leader must hold every entry ever committed (leader completeness).
    */
-  finalCheck(nodes: readonly { id: NodeId; log: LogReader; commit: number }[]): void {
-    let maxCommit = 0;
-    for (const { id, log, commit } of nodes) {
-      maxCommit = Math.max(maxCommit, commit);
+  finalCheck(
+    nodes: readonly { id: NodeId; log: LogReader; commit: number; leader: boolean }[],
+  ): void {
+    for (const { id, log, commit, leader } of nodes) {
       const lo = log.firstIndex();
-      const hi = Math.min(commit, log.lastIndex());
+      const hi = Math.min(leader ? log.lastIndex() : commit, log.lastIndex());
+      if (leader && log.lastIndex() < this.maxCommitted) {
+        this.fail(
+          'committed-entry-kept',
+          `leader ${id} ends at index ${log.lastIndex()}, but index ${this.maxCommitted} was committed`,
+        );
+        return;
+      }
       if (lo > hi) continue;
       for (const e of log.entries(lo, hi + 1, Number.MAX_SAFE_INTEGER)) {
-        this.recordCommitted(id, e, 'holds committed');
+        if (e.index > commit && this.committed[e.index] === undefined) continue;
+        this.recordCommitted(id, e, leader ? 'holds as leader' : 'holds committed');
       }
-    }
-    if (nodes.length > 0 && maxCommit < this.maxCommitted) {
-      this.fail(
-        'committed-entry-kept',
-        `index ${this.maxCommitted} was committed, but no node's commit index reaches it now (max ${maxCommit})`,
-      );
     }
   }
 }

@@ -51,7 +51,7 @@ describe('simulation determinism', () => {
       'restart',
       'crash-leader',
       'crash-on-send',
-      'split-brain-probe',
+      'vote-amnesia',
       'remove',
       'add',
       'transfer',
