@@ -1,6 +1,8 @@
 import { AntiEntropy, type AntiEntropyOptions } from '../cluster/anti-entropy.js';
 import type { RangeBounds } from '../cluster/cluster-state.js';
 import { HintStore, type HintStoreOptions } from '../cluster/hints.js';
+import { writeRepair } from '../cluster/repair-write.js';
+import { decodeBatch } from '../cluster/samples-codec.js';
 import type { ClusterEnv } from '../env/cluster-env.js';
 import type { PointBatch } from '../model/batch.js';
 import type { QueryRequest } from '../query/execute.js';
@@ -99,6 +101,7 @@ export class Coordinator implements DataService {
       this.client,
       deps.gossip,
       options.handoff,
+      (bytes) => writeRepair(deps.engine, decodeBatch(bytes)),
     );
     deps.metadata.onChange?.((state) => {
       for (const node of Object.values(state.nodes)) {

@@ -33,6 +33,8 @@ export class HintedHandoff {
     private readonly client: ReplicaClient,
     private readonly liveness: LivenessSource,
     private readonly options: HintedHandoffOptions,
+    /** Replays hints for this node itself (a local write that failed, e.g. memory pressure). */
+    private readonly writeLocal: (batch: Uint8Array) => Promise<void>,
   ) {
     void this.track(
       opening.then((store) => {
@@ -112,7 +114,9 @@ export class HintedHandoff {
 
   private async deliver(target: string, payload: Uint8Array): Promise<DeliveryResult> {
     try {
-      await this.client.call<EpochAnswer>(target, DATA_WRITE, { batch: payload, repair: true });
+      if (target === this.env.nodeId) await this.writeLocal(payload);
+      else
+        await this.client.call<EpochAnswer>(target, DATA_WRITE, { batch: payload, repair: true });
       return 'delivered';
     } catch (e) {
       // A 4xx means the target will never take this batch: replaying it again cannot help.

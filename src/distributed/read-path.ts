@@ -106,7 +106,7 @@ export class ReadPath {
           }
         } catch {
           this.stats.repairFailures++;
-          if (replica !== this.client.self) await this.handoff.hint(replica, encodeBatch(lacking));
+          await this.handoff.hint(replica, encodeBatch(lacking));
         }
       }),
     );

@@ -156,9 +156,9 @@ export class WritePath {
                 e.code !== 'overloaded'
               ) {
                 result.refusal ??= e;
-              } else if (r !== this.client.self) {
-                // Down, timed out, overloaded, out of memory: the replica gets the write later.
-                // (A local failure is not hinted: the local engine refused; the client is told.)
+              } else {
+                // Down, timed out, overloaded, out of memory (the local engine too): the
+                // replica gets the write later.
                 void this.handoff.hint(r, encoded());
               }
             },

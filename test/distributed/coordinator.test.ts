@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeRepair } from '../../src/cluster/repair-write.js';
+import { CountError } from '../../src/model/errors.js';
 import { parseSelector } from '../../src/query/selectors.js';
 import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
 
@@ -24,6 +25,22 @@ describe('coordinator', () => {
     await cluster.settle();
     expect(await localPoints(cluster.node('n3'), k)).toEqual([0, 1, 2, 3].map((i) => [NOW + i, i]));
     expect(n1.coordinator.handoff.pending('n3')).toBe(0);
+  });
+
+  it('hints its own replica when the local engine refuses a write, and replays it locally', async () => {
+    cluster = await TestCluster.start(3, 3);
+    const n1 = cluster.node('n1');
+    const write = n1.engine.write.bind(n1.engine);
+    n1.engine.write = async () => {
+      throw new CountError('memory_limit_exceeded', 'full (test)');
+    };
+    const out = await n1.coordinator.write(batchOf([['self', NOW, 9]]), 'quorum');
+    expect(out.acknowledged).toBe(2);
+    await cluster.settle();
+    expect(n1.coordinator.handoff.pending('n1')).toBe(1);
+    n1.engine.write = write;
+    expect(await n1.coordinator.handoff.replay('n1')).toBe(1);
+    expect(await localPoints(n1, 'self')).toEqual([[NOW, 9]]);
   });
 
   it('drops the hints of a node that left the cluster', async () => {
