@@ -15,6 +15,7 @@ import type { OperationDriver, OperationProgress } from './operations.js';
 export const META_JOIN = 'meta.join';
 export const META_OP = 'meta.op';
 export const META_PROGRESS = 'meta.progress';
+export const META_ADDRESS = 'meta.address';
 
 export type MetaAction = 'decommission' | 'remove' | 'cancel' | 'resume' | 'transfer-leader';
 
@@ -77,6 +78,11 @@ export class MetaService {
       const node = typeof r.node === 'string' ? r.node : null;
       return this.operate(r.action, node, r.forwarded === true);
     });
+    net.on(META_ADDRESS, (_from, p) => {
+      const r = p as { node?: NodeAddress; forwarded?: boolean } | null;
+      if (!isAddress(r?.node)) throw new CountError('invalid_body', 'meta.address needs { node }');
+      return this.updateAddress(r.node, r.forwarded === true);
+    });
     net.on(META_PROGRESS, (_from, p) =>
       this.progress((p as { forwarded?: boolean } | null)?.forwarded === true),
     );
@@ -129,6 +135,14 @@ export class MetaService {
           break;
       }
       return { epoch: state.epoch, opId: state.operation?.id ?? null, leader: this.env.nodeId };
+    });
+  }
+
+  /** Records new addresses of a member (a node restarted elsewhere). */
+  updateAddress(node: NodeAddress, forwarded = false): Promise<OpReply> {
+    return this.onLeader(META_ADDRESS, { node }, forwarded, async () => {
+      const state = await this.metadata.propose({ type: 'update-address', node });
+      return { epoch: state.epoch, opId: null, leader: this.env.nodeId };
     });
   }
 

@@ -67,7 +67,12 @@ export async function startMetadataNode(
       await metadata.stop();
     },
   };
-  if (!metadata.hadLog) {
+  if (metadata.hadLog) {
+    // A restart: once the state is back, make sure the members reach this node where it now is.
+    void refreshAddress(node, opts.self).catch(() => {
+      // Best effort: the old addresses stay until the next restart tries again.
+    });
+  } else {
     try {
       await requestJoin(env, metadata, opts.seeds, opts.self, {
         ...(opts.joinDeadlineMs === undefined ? {} : { deadlineMs: opts.joinDeadlineMs }),
@@ -78,4 +83,13 @@ export async function startMetadataNode(
     }
   }
   return node;
+}
+
+async function refreshAddress(node: MetadataNode, self: NodeAddress): Promise<void> {
+  const { metadata, service } = node;
+  await metadata.catchUp(1);
+  const known = metadata.state().nodes[self.id];
+  if (known === undefined || known.state === 'left') return;
+  if (known.httpAddress === self.httpAddress && known.peerAddress === self.peerAddress) return;
+  await service.updateAddress(self);
 }

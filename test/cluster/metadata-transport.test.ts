@@ -18,7 +18,7 @@ afterAll(async () => {
   await Promise.all(transports.map((t) => t.close()));
 });
 
-function realEnv(): Env {
+function realEnv(vfs: MemoryVfs): Env {
   return {
     now: () => Date.now(),
     monotonic: () => performance.now(),
@@ -27,7 +27,7 @@ function realEnv(): Env {
       return { cancel: () => clearTimeout(t) };
     },
     random: () => Math.random(),
-    vfs: new MemoryVfs(),
+    vfs,
   };
 }
 
@@ -39,7 +39,11 @@ async function waitFor(cond: () => boolean, ms = 15_000): Promise<void> {
   }
 }
 
-async function start(id: string, seeds: string[]): Promise<{ node: MetadataNode; peer: string }> {
+async function start(
+  id: string,
+  seeds: string[],
+  vfs = new MemoryVfs(),
+): Promise<{ node: MetadataNode; peer: string; transport: PeerTransport }> {
   const t = await PeerTransport.listen({
     nodeId: id,
     host: '127.0.0.1',
@@ -48,7 +52,7 @@ async function start(id: string, seeds: string[]): Promise<{ node: MetadataNode;
   });
   transports.push(t);
   const peer = `127.0.0.1:${t.port}`;
-  const env = clusterEnvOf(realEnv(), id, t);
+  const env = clusterEnvOf(realEnv(vfs), id, t);
   const node = await startMetadataNode(env, {
     self: { id, httpAddress: `127.0.0.1:${8000 + transports.length}`, peerAddress: peer },
     bootstrap: seeds.length === 0,
@@ -59,7 +63,7 @@ async function start(id: string, seeds: string[]): Promise<{ node: MetadataNode;
     joinDeadlineMs: 10_000,
   });
   nodes.push(node);
-  return { node, peer };
+  return { node, peer, transport: t };
 }
 
 describe('metadata over the ws transport', () => {
@@ -87,5 +91,21 @@ describe('metadata over the ws transport', () => {
       return v.length === 2 && !v.includes('n3');
     });
     expect(all[1].ring().readReplicas('8000000000000000')).not.toContain('n3');
+  }, 30_000);
+
+  it('a node restarted on another port records its new address', async () => {
+    const vfs = new MemoryVfs();
+    const a = await start('m1', [], vfs);
+    await waitFor(() => a.node.metadata.isLeader());
+    const b = await start('m2', [a.peer]);
+    await waitFor(() => a.node.metadata.state().nodes.m2?.state === 'normal');
+    // m1 (the only voter) goes away and comes back from its disk on a new port.
+    await a.node.stop();
+    await a.transport.close();
+    const again = await start('m1', [], vfs);
+    expect(again.peer).not.toBe(a.peer);
+    expect(again.node.metadata.hadLog).toBe(true);
+    await waitFor(() => b.node.metadata.state().nodes.m1?.peerAddress === again.peer);
+    expect(again.node.metadata.state().nodes.m1.peerAddress).toBe(again.peer);
   }, 30_000);
 });
