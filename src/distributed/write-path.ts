@@ -42,7 +42,9 @@ export function groupByReplicas(batch: PointBatch, ring: Ring, tokens: TokenCach
       });
     }
     const pending = ring.writeReplicas(token).filter((id) => !owners.includes(id));
-    const key = `${owners.join(',')}|${pending.join(',')}`;
+    // The set matters, not the order (every replica gets the write): sorted, series with the
+    // same replicas in another ring order share a group.
+    const key = `${[...owners].sort().join(',')}|${[...pending].sort().join(',')}`;
     let g = byKey.get(key);
     if (g === undefined) {
       g = groups.length;
