@@ -49,12 +49,24 @@ export class Block {
     }
     const meta = decodeMeta(metaBytes);
     if (meta === undefined) return undefined;
-    const indexBytes = await vfs.readFile(joinPath(dir, BLOCK_INDEX_FILE));
+    let indexBytes: Uint8Array;
+    try {
+      indexBytes = await vfs.readFile(joinPath(dir, BLOCK_INDEX_FILE));
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      throw new CountError('corrupt_data', `block ${dir}: index file missing under a valid meta`);
+    }
     if (indexBytes.length !== meta.index.size || checksum(indexBytes) !== meta.index.crc32) {
       throw new CountError('corrupt_data', `block ${dir}: index does not match its meta`);
     }
     const index = decodeIndex(indexBytes, dir);
-    const file = await vfs.open(joinPath(dir, BLOCK_CHUNKS_FILE), 'read');
+    let file: VfsFile;
+    try {
+      file = await vfs.open(joinPath(dir, BLOCK_CHUNKS_FILE), 'read');
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      throw new CountError('corrupt_data', `block ${dir}: chunk file missing under a valid meta`);
+    }
     if (file.size() !== meta.chunkFile.size) {
       await file.close();
       throw new CountError('corrupt_data', `block ${dir}: chunk file size does not match its meta`);

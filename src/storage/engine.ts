@@ -225,7 +225,13 @@ export async function openEngine(
     segmentBytes: opts.walSegmentBytes,
   });
   const engine = new LocalStorageEngine(env, opts, wal, tombstones);
-  await engine.recover(blocks, checkpoint);
+  try {
+    await engine.recover(blocks, checkpoint);
+  } catch (e) {
+    for (const b of blocks) b.retire();
+    await wal.close().catch(() => undefined);
+    throw e;
+  }
   return engine;
 }
 
@@ -296,16 +302,17 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.replayRecord(payload),
     );
     for (const b of blocks) {
-      maxSeq = Math.max(maxSeq, b.meta.seq, this.tombstones.maxBlockSeq());
+      maxSeq = Math.max(maxSeq, b.meta.seq);
       if (b.meta.points > 0) watermark = Math.max(watermark, b.meta.maxTime);
     }
+    // Replay may have added tombstones; no new block may get a seq one of them covers.
     maxSeq = Math.max(maxSeq, this.tombstones.maxBlockSeq());
     this.nextSeq = maxSeq + 1;
     this.highWatermark = Math.max(watermark, this.head.maxTime);
     blocks.sort(compareBlocks);
     for (const b of blocks) this.countBlockSeries(b, 1);
     this.blocks = blocks;
-    for (const key of this.head.keys()) this.index.add(key);
+    for (const key of this.head.keys()) if (!this.head.get(key)!.isEmpty) this.index.add(key);
     this.scheduleTick(this.opts.maintenanceIntervalMs);
     if (this.cutDue() !== undefined) this.scheduleSoon();
   }
@@ -314,9 +321,15 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     const kind = walRecordKind(payload);
     if (kind === WAL_RECORD_SAMPLES) {
       const r = decodeSamplesRecord(payload);
-      const series = r.keys.map((k) => this.head.getOrCreate(k));
+      const series: Array<HeadSeries | undefined> = new Array(r.keys.length);
       for (let i = 0; i < r.timestamps.length; i++) {
-        this.head.append(series[r.seriesIds[i]], r.timestamps[i], r.values[i]);
+        const k = r.seriesIds[i];
+        let s = series[k];
+        if (s === undefined) {
+          s = this.head.getOrCreate(r.keys[k]);
+          series[k] = s;
+        }
+        this.head.append(s, r.timestamps[i], r.values[i]);
       }
     } else if (kind === WAL_RECORD_TOMBSTONE) {
       const t = decodeTombstoneRecord(payload);
