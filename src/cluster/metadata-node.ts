@@ -9,7 +9,12 @@ import { OperationDriver, type OperationOptions, type StreamRange } from './oper
  * The metadata side of one cluster node, assembled: the Raft-hosted metadata, the operation
  * driver (with the data plane's streamRange) and the meta.* service. `--bootstrap` founds a
  * new group on an empty disk; `--seeds` asks to join when the disk holds no group; a restart
- * (the disk holds a group) just rejoins its Raft group.
+ * (the disk holds a group) just rejoins its Raft group and records new addresses if it moved.
+ *
+ * Two phases, because the join makes the leader stream ranges to this node at once:
+ *   const node = await startMetadataNode(env, { ..., stream: (r, from) => coordinator.streamRange(r, from) });
+ *   const coordinator = new Coordinator(env, { metadata: node.metadata, ... });
+ *   await node.join();   // no-op after a bootstrap or a restart
  */
 export interface MetadataNodeOptions {
   readonly self: NodeAddress;
@@ -32,6 +37,8 @@ export interface MetadataNode {
   readonly metadata: ClusterMetadata;
   readonly driver: OperationDriver;
   readonly service: MetaService;
+  /** Asks the seeds to let this node join when its disk held no group; resolves once staged. */
+  join(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -62,25 +69,21 @@ export async function startMetadataNode(
     metadata,
     driver,
     service,
+    join: async () => {
+      if (metadata.hadLog) return;
+      await requestJoin(env, metadata, opts.seeds, opts.self, {
+        ...(opts.joinDeadlineMs === undefined ? {} : { deadlineMs: opts.joinDeadlineMs }),
+      });
+    },
     stop: async () => {
       driver.unwatch();
       await metadata.stop();
     },
   };
   if (metadata.hadLog) {
-    // A restart: once the state is back, make sure the members reach this node where it now is.
     void refreshAddress(node, opts.self).catch(() => {
       // Best effort: the old addresses stay until the next restart tries again.
     });
-  } else {
-    try {
-      await requestJoin(env, metadata, opts.seeds, opts.self, {
-        ...(opts.joinDeadlineMs === undefined ? {} : { deadlineMs: opts.joinDeadlineMs }),
-      });
-    } catch (e) {
-      await node.stop();
-      throw e;
-    }
   }
   return node;
 }

@@ -63,6 +63,7 @@ async function start(
     joinDeadlineMs: 10_000,
   });
   nodes.push(node);
+  await node.join();
   return { node, peer, transport: t };
 }
 
