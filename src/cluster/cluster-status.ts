@@ -11,8 +11,6 @@ import type { OperationProgress } from './operations.js';
  * What `countctl status` shows: every member with its state, tokens, Raft role and liveness as
  * gossip sees it, plus the Raft leader, term and the epoch, and the operation in flight.
  */
-export type Liveness = 'alive' | 'suspect' | 'dead';
-
 export interface GossipMembers {
   members(): readonly { id: string; liveness: Liveness; epoch: number }[];
 }
