@@ -1,6 +1,6 @@
-import { AntiEntropy, type AntiEntropyOptions } from '../cluster/anti-entropy.js';
+import { AntiEntropy, type AntiEntropyOptions, type RepairStats } from '../cluster/anti-entropy.js';
 import type { RangeBounds } from '../cluster/cluster-state.js';
-import { HintStore, type HintStoreOptions } from '../cluster/hints.js';
+import { type HintStats, HintStore, type HintStoreOptions } from '../cluster/hints.js';
 import { writeRepair } from '../cluster/repair-write.js';
 import { decodeBatch } from '../cluster/samples-codec.js';
 import type { ClusterEnv } from '../env/cluster-env.js';
@@ -19,7 +19,7 @@ import type { LivenessSource, MetadataSource } from './cluster-view.js';
 import { HintedHandoff, type HintedHandoffOptions } from './hinted-handoff.js';
 import { QueryRouter } from './query-router.js';
 import { type StreamOptions, streamRange } from './range-streamer.js';
-import { ReadPath } from './read-path.js';
+import { ReadPath, type ReadStats } from './read-path.js';
 import { ReplicaClient } from './replica-client.js';
 import { ReplicaService } from './replica-service.js';
 import { TokenCache } from './token-cache.js';
@@ -58,6 +58,14 @@ export const DEFAULT_COORDINATOR_OPTIONS: CoordinatorOptions = {
  * 'no-read-repair' skips the write-back of a read.
  */
 export type DataPlaneBug = 'quorum-of-one' | 'no-read-repair';
+
+export interface DataPlaneStats {
+  hints: HintStats & { pending: number };
+  reads: ReadStats;
+  antiEntropy: RepairStats;
+  /** Requests refused with 'overloaded', as coordinator and as replica. */
+  overloaded: { coordinator: number; replica: number };
+}
 
 export interface CoordinatorDeps {
   engine: StorageEngine;
@@ -168,6 +176,16 @@ export class Coordinator implements DataService {
   /** Pulls every series and point of `range` from `fromPeer` into this node (join, leave). */
   streamRange(range: RangeBounds, fromPeer: string): Promise<{ series: number; points: number }> {
     return streamRange(this.engine, this.client, range, fromPeer, this.options.stream);
+  }
+
+  /** Counters of the data plane on this node, for metrics and status pages. */
+  dataStats(): DataPlaneStats {
+    return {
+      hints: this.handoff.stats(),
+      reads: { ...this.reads.stats },
+      antiEntropy: { ...this.antiEntropy.totals },
+      overloaded: { coordinator: this.limit.refused, replica: this.replica.limit.refused },
+    };
   }
 
   flush(): Promise<void> {

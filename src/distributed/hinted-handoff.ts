@@ -1,4 +1,4 @@
-import type { DeliveryResult, HintStore } from '../cluster/hints.js';
+import type { DeliveryResult, HintStats, HintStore } from '../cluster/hints.js';
 import type { ClusterEnv } from '../env/cluster-env.js';
 import type { TimerHandle } from '../env/env.js';
 import { CountError } from '../model/errors.js';
@@ -50,6 +50,15 @@ export class HintedHandoff {
   /** The store, once open. */
   ready(): Promise<HintStore> {
     return this.opening;
+  }
+
+  /** The store's counters (zeros until it has opened). */
+  stats(): HintStats & { pending: number } {
+    const store = this.store;
+    if (store === null) return { stored: 0, replayed: 0, refused: 0, dropped: 0, pending: 0 };
+    let pending = 0;
+    for (const t of store.targetsWithHints()) pending += store.pending(t);
+    return { ...store.stats, pending };
   }
 
   /** Hints waiting for `target` (0 until the store has opened). */

@@ -105,6 +105,7 @@ describe('replicated writes', () => {
     cluster.revive('n2');
     await cluster.settle();
     expect(coord.handoff.pending('n2')).toBe(0);
+    expect(coord.dataStats().hints).toMatchObject({ stored: 5, replayed: 5, pending: 0 });
     expect(await localPoints(cluster.node('n2'), k)).toEqual(
       Array.from({ length: 5 }, (_, i) => [NOW + i, i]),
     );
