@@ -4,6 +4,7 @@ import type {
   NodeState,
   PendingOperation,
 } from './cluster-state.js';
+import type { Liveness } from './gossip-messages.js';
 import type { RaftSummary } from './metadata.js';
 import type { OperationProgress } from './operations.js';
 
