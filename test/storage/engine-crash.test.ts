@@ -150,4 +150,45 @@ describe('crash recovery on the in-memory disk', () => {
     expect(Array.from((await e3.readRange('b', 0, T0 * 2)).values)).toEqual([2]);
     await e3.close();
   });
+
+  it('recovers from a crash at every single operation of a flush and of a compaction', async () => {
+    const opts = { blockRangeMs: HOUR, maxPointsPerChunk: 16, outOfOrderWindowMs: 3 * HOUR };
+    const pts = (from: number, n: number, v: number): Array<[string, number, number]> =>
+      Array.from({ length: n }, (_, i) => [SERIES[i % 3], T0 + from + i * 60_000, v + i]);
+    // Builds two blocks of one window plus head data, then runs `step` with a crash at op k.
+    const run = async (k: number, step: 'flush' | 'compact') => {
+      const mem = new MemoryVfs({ random: prng(k) });
+      const setup = await openEngine(new ManualEnv(mem.view(), T0 + 6 * HOUR), opts);
+      await setup.write(batchOf(pts(0, 90, 0)));
+      await setup.flush();
+      await setup.write(batchOf(pts(30_000, 90, 1000)));
+      if (step === 'compact') await setup.flush();
+      await setup.close();
+      const vfs = new CrashAtOpVfs(mem, k);
+      let e: Awaited<ReturnType<typeof openEngine>> | undefined;
+      try {
+        e = await openEngine(new ManualEnv(vfs, T0 + 6 * HOUR), opts);
+        await (step === 'flush' ? e.flush() : e.compact());
+      } catch {
+        // the crash
+      }
+      const done = !vfs.crashed;
+      vfs.crashNow();
+      const e2 = await openEngine(new ManualEnv(mem.view(), T0 + 6 * HOUR), opts);
+      const want = new Map<string, number[]>(SERIES.map((s) => [s, []]));
+      for (const [s, t] of [...pts(0, 90, 0), ...pts(30_000, 90, 1000)]) want.get(s)!.push(t);
+      for (const s of SERIES) {
+        const got = await e2.readRange(s, T0, T0 + 6 * HOUR);
+        expect(Array.from(got.timestamps)).toEqual(want.get(s)!.sort((a, b) => a - b));
+      }
+      await e2.close();
+      return done;
+    };
+    for (const step of ['flush', 'compact'] as const) {
+      let k = 1;
+      while (!(await run(k, step))) k++;
+      // Every operation of the step (and of the reopen before it) was a crash point once.
+      expect(k).toBeGreaterThan(20);
+    }
+  });
 });
