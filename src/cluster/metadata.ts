@@ -278,7 +278,7 @@ export class ClusterMetadata implements MetadataView {
     try {
       outcome = (await this.runtime.propose(encodeCommand(cmd))) as ApplyOutcome;
     } catch (e) {
-      throw toCountError(e);
+      throw countErrorOfRaft(e);
     }
     if (!outcome.ok) throw new CountError(outcome.code, outcome.message);
     // The proposer applied it: the view is at least this epoch now.
@@ -289,7 +289,7 @@ export class ClusterMetadata implements MetadataView {
   /** Hands Raft leadership to `to` (a voter); resolves when the request was accepted. */
   transferLeader(to: string): void {
     const r = this.runtime.transferLeader(to);
-    if (!r.ok) throw toCountError(r);
+    if (!r.ok) throw countErrorOfRaft(r);
   }
 
   /** Installs a committed state fetched from a peer if it is newer than the view. */
@@ -441,7 +441,7 @@ export class ClusterMetadata implements MetadataView {
 }
 
 /** A Raft refusal as the CountError a client sees. */
-export function toCountError(e: unknown): CountError {
+export function countErrorOfRaft(e: unknown): CountError {
   if (e instanceof CountError) return e;
   const r = e as { code?: unknown; leader?: unknown; message?: unknown };
   if (isRaftError(e) || (typeof r === 'object' && r !== null && typeof r.code === 'string')) {
