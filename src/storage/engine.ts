@@ -62,6 +62,11 @@ export interface EngineOptions {
   compactionRangesMs: readonly number[];
   /** How often the head-cut / compaction / retention task runs. */
   maintenanceIntervalMs: number;
+  /**
+   * Past this many WAL bytes, maintenance checkpoints the head (without cutting it) so the WAL
+   * can be truncated: bounds the WAL, and replay time, under fast ingest.
+   */
+  walCheckpointBytes: number;
 }
 
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
@@ -77,6 +82,7 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   blockChunkMaxPoints: 4096,
   compactionRangesMs: [],
   maintenanceIntervalMs: 30_000,
+  walCheckpointBytes: 512 * 1024 * 1024,
 };
 
 export interface EngineStats {
@@ -175,6 +181,7 @@ export function resolveEngineOptions(options: Partial<EngineOptions> = {}): Engi
   positive('maxFutureMs', 0);
   positive('blockChunkMaxPoints', 2);
   positive('maintenanceIntervalMs');
+  positive('walCheckpointBytes', 1024);
   if (o.compactionRangesMs.length === 0) {
     o.compactionRangesMs = [3 * o.blockRangeMs, 12 * o.blockRangeMs];
   }
@@ -422,7 +429,9 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.head.append(s, ts[i], vs[i]);
     }
     if (batchMax > this.highWatermark) this.highWatermark = batchMax;
-    if (this.cutDue() !== undefined || this.underMemoryPressure()) this.scheduleSoon();
+    if (this.cutDue() !== undefined || this.underMemoryPressure() || this.walTooLarge()) {
+      this.scheduleSoon();
+    }
     await appended;
   }
 
@@ -559,12 +568,16 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       await this.cutAndCheckpoint(Number.POSITIVE_INFINITY);
     } else {
       const boundary = this.cutDue();
-      if (boundary !== undefined || this.pending.length > 0) {
+      if (boundary !== undefined || this.pending.length > 0 || this.walTooLarge()) {
         await this.cutAndCheckpoint(boundary ?? Number.NEGATIVE_INFINITY);
       }
     }
     await this.compactBlocks(false);
     await this.retain();
+  }
+
+  private walTooLarge(): boolean {
+    return this.wal.sizeBytes() > this.opts.walCheckpointBytes;
   }
 
   private underMemoryPressure(): boolean {

@@ -177,4 +177,22 @@ describe('storage engine', () => {
       await e2.close();
     }
   });
+
+  it('checkpoints the head when the WAL grows past walCheckpointBytes, so the WAL shrinks', async () => {
+    const mem = new MemoryVfs();
+    const opts = { walCheckpointBytes: 64 * 1024, walSegmentBytes: 16 * 1024 };
+    const e = await openEngine(new ManualEnv(mem.view(), T0), opts);
+    const pts: Array<[string, number, number]> = [];
+    for (let i = 0; i < 5000; i++) pts.push([`s${i % 10}`, T0 + i, i]);
+    for (let b = 0; b < 5; b++) await e.write(batchOf(pts.slice(b * 1000, (b + 1) * 1000)));
+    expect(e.stats().walBytes).toBeGreaterThan(64 * 1024);
+    await e.maintain();
+    expect(e.stats().walBytes).toBeLessThan(16 * 1024);
+    expect(e.stats().blocks).toBe(0);
+    mem.crash();
+    const e2 = await openEngine(new ManualEnv(mem.view(), T0), opts);
+    const got = await e2.readRange('s3', T0, T0 + 5000);
+    expect(Array.from(got.timestamps)).toEqual(pts.filter(([k]) => k === 's3').map(([, t]) => t));
+    await e2.close();
+  });
 });
