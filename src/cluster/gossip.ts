@@ -289,12 +289,13 @@ export class Gossip {
     this.tombstones.delete(id);
     const existing = this.memberTable.get(id);
     if (existing !== undefined) {
-      // Gossip's addresses come with incarnations and are newer than metadata's; only fill gaps.
-      if (existing.peerAddress === '' && peerAddress !== '') {
+      // Metadata's addresses are committed and only move forward (a restarted node records
+      // its new ones): take them. Gossip corrects a lagging copy at the next incarnation.
+      if (peerAddress !== '' && peerAddress !== existing.peerAddress) {
         existing.peerAddress = peerAddress;
         this.env.net.addPeer(id, peerAddress);
       }
-      if (existing.httpAddress === '') existing.httpAddress = httpAddress;
+      if (httpAddress !== '') existing.httpAddress = httpAddress;
       return;
     }
     if (this.memberTable.size + 1 >= this.opts.limits.maxMembers) {

@@ -63,6 +63,7 @@ export class GossipHarness {
   private readonly netRandom: SimRandom;
   private readonly packr = new Packr({ useRecords: false });
   private readonly recordsPerMessage = new Map<string, number>();
+  private readonly ports = new Map<string, number>();
 
   constructor(private readonly opts: HarnessOptions) {
     this.loss = opts.loss ?? 0;
@@ -128,11 +129,15 @@ export class GossipHarness {
     node.life++;
   }
 
-  /** A new process with the same id and addresses, knowing the other nodes (as from metadata). */
-  restart(id: string): Gossip {
+  /**
+   * A new process with the same id, knowing the other nodes (as from metadata); `port` moves
+   * its addresses to `<id>:<port>` and `<id>:<port - 1000>`.
+   */
+  restart(id: string, port?: number): Gossip {
     const node = this.node(id);
     if (node.up) this.kill(id);
     node.handlers.clear();
+    if (port !== undefined) this.ports.set(id, port);
     node.gossip = this.makeGossip(node, 'all');
     this.start(id);
     return node.gossip;
@@ -241,10 +246,10 @@ export class GossipHarness {
   private makeGossip(node: SimNode, seedMode = this.opts.seeds ?? 'all'): Gossip {
     const seeds = this.ids
       .filter((id) => id !== node.id && (seedMode === 'all' || id === 'n1'))
-      .map((id) => ({ id, peerAddress: `${id}:9000`, httpAddress: `${id}:8000` }));
+      .map((id) => ({ id, peerAddress: this.peerAddress(id), httpAddress: this.httpAddress(id) }));
     const gossip = new Gossip(this.envFor(node), {
-      peerAddress: `${node.id}:9000`,
-      httpAddress: `${node.id}:8000`,
+      peerAddress: this.peerAddress(node.id),
+      httpAddress: this.httpAddress(node.id),
       seeds,
       timing: this.opts.timing,
       bugs: new Set(this.opts.bugs ?? []),
@@ -253,6 +258,14 @@ export class GossipHarness {
       this.events.push({ at: this.now, observer: node.id, member, liveness });
     });
     return gossip;
+  }
+
+  peerAddress(id: string): string {
+    return `${id}:${this.ports.get(id) ?? 9000}`;
+  }
+
+  httpAddress(id: string): string {
+    return `${id}:${(this.ports.get(id) ?? 9000) - 1000}`;
   }
 
   private envFor(node: SimNode): ClusterEnv {

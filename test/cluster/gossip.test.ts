@@ -79,6 +79,36 @@ describe('membership', () => {
     expect(h.runUntil(() => h.converged(), 30_000)).not.toBeNull();
   });
 
+  test('addresses: metadata updates them, a restart on new addresses spreads them by gossip', () => {
+    const h = formed(4, 17);
+    h.gossip('n1').addMember('n3', 'n3:9100', 'n3:8100');
+    expect(h.peersOf('n1').get('n3')).toBe('n3:9100');
+    expect(
+      h
+        .gossip('n1')
+        .members()
+        .find((m) => m.id === 'n3')!.httpAddress,
+    ).toBe('n3:8100');
+    // n4 restarts on new ports before anyone noticed it was gone; the others hold its old
+    // addresses at the same incarnation, so it must outbid them.
+    h.kill('n4');
+    const g = h.restart('n4', 9200);
+    const moved = () =>
+      h.ids.every(
+        (o) =>
+          o === 'n4' ||
+          (h.peersOf(o).get('n4') === 'n4:9200' &&
+            h
+              .gossip(o)
+              .members()
+              .find((m) => m.id === 'n4')!.httpAddress === 'n4:8200'),
+      );
+    expect(h.runUntil(moved, 5_000)).not.toBeNull();
+    h.runFor(20_000);
+    expect(moved()).toBe(true);
+    expect(g.localIncarnation).toBe(1);
+  });
+
   test('a removed member is forgotten and stale gossip does not bring it back', () => {
     const h = formed(4, 12);
     h.kill('n4');
