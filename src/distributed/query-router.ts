@@ -35,6 +35,9 @@ import type { ReplicaService } from './replica-service.js';
 import type { TokenCache } from './token-cache.js';
 import { MAX_EPOCH_RETRIES } from './write-path.js';
 
+/** Series read at once when replicas disagree on pushed-down partials. */
+const READ_CONCURRENCY = 16;
+
 export interface QueryRouterLimits {
   maxSeries: number;
   maxPoints: number;
@@ -255,33 +258,42 @@ export class QueryRouter {
   ): Promise<QueryResult[]> {
     const { start, end, step } = req;
     const partials = new Map<string, PartialAggregate>();
+    const disagreeing: string[] = [];
     for (const key of [...series.keys()].sort()) {
       const st = series.get(key)!;
       const first = st.entries[0];
       const agree =
         st.entries.length === st.range.answered.length &&
         st.entries.every((e) => e.hi === first.hi && e.lo === first.lo);
-      if (agree) {
-        partials.set(key, decodePartial(first.partial, fn, start, end, step));
-        continue;
-      }
-      // Replicas differ: merge their points by the convergence rule (and repair them).
-      const answers = await Promise.all(
-        st.range.answered.map(
-          async (r) => [r, await this.readPath.readOne(r, key, start, end)] as const,
-        ),
+      if (agree) partials.set(key, decodePartial(first.partial, fn, start, end, step));
+      else disagreeing.push(key);
+    }
+    // Replicas differ on these: merge their points by the convergence rule (and repair them),
+    // a bounded number of series at a time.
+    for (let at = 0; at < disagreeing.length; at += READ_CONCURRENCY) {
+      await Promise.all(
+        disagreeing.slice(at, at + READ_CONCURRENCY).map(async (key) => {
+          const replicas = series.get(key)!.range.answered;
+          const answers = await Promise.all(
+            replicas.map(
+              async (r) => [r, await this.readPath.readOne(r, key, start, end)] as const,
+            ),
+          );
+          const points = mergeSamples(answers.map(([, a]) => a.points));
+          await this.readPath.repair(
+            key,
+            points,
+            answers.map(([r, a]) => [r, a]),
+          );
+          partials.set(key, partialAggregate([points], { fn, start, end, step }));
+        }),
       );
-      const points = mergeSamples(answers.map(([, a]) => a.points));
-      await this.readPath.repair(
-        key,
-        points,
-        answers.map(([r, a]) => [r, a]),
-      );
-      partials.set(key, partialAggregate([points], { fn, start, end, step }));
     }
     const results: QueryResult[] = [];
+    // Sorted by series key, as a single node answers (and a deterministic merge order).
+    const sorted = [...partials].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     if (req.groupBy === undefined) {
-      for (const [key, p] of partials) {
+      for (const [key, p] of sorted) {
         const buckets = finishPartial(p);
         if (buckets.length > 0) results.push({ series: key, buckets });
       }
@@ -289,7 +301,7 @@ export class QueryRouter {
     }
     const groupBy = req.groupBy;
     const groups = new Map<string, { values: string[]; partial: PartialAggregate }>();
-    for (const [key, p] of partials) {
+    for (const [key, p] of sorted) {
       const parsed = parseSeriesKey(key);
       const values = groupBy.map((l) => labelValue(parsed, l));
       const id = JSON.stringify(values);
@@ -297,8 +309,7 @@ export class QueryRouter {
       if (g === undefined) groups.set(id, { values, partial: p });
       else g.partial = mergePartials(g.partial, p);
     }
-    const sorted = [...groups.values()].sort((a, b) => compareTuples(a.values, b.values));
-    for (const g of sorted) {
+    for (const g of [...groups.values()].sort((a, b) => compareTuples(a.values, b.values))) {
       const buckets = finishPartial(g.partial);
       if (buckets.length === 0) continue;
       const group: Record<string, string> = {};

@@ -113,21 +113,37 @@ describe('query router', () => {
 
   it('merges replicas that disagree on a series by the convergence rule, and repairs them', async () => {
     const c = await setup(3, 3);
-    const key = 'cpu{host="h1",region="r1"}';
-    const [, other] = c.replicasOf(key).filter((r) => r !== 'n1');
-    // One replica holds a larger value at one timestamp: the converged max includes it.
-    await writeRepair(c.node(other).engine, batchOf([[key, NOW + 5000, 1000]]));
+    const planted = [
+      'cpu{host="h1",region="r1"}',
+      'cpu{host="h13",region="r1"}',
+      'cpu{host="h2",region="r2"}',
+    ];
+    for (const [i, key] of planted.entries()) {
+      const [, other] = c.replicasOf(key).filter((r) => r !== 'n1');
+      // One replica holds a larger value at one timestamp: the converged max includes it.
+      const p = batchOf([[key, NOW + 5000, 1000 + i]]);
+      await writeRepair(c.node(other).engine, p);
+      await reference!.write(p);
+    }
     const req: QueryRequest = {
-      selector: parseSelector('cpu{host="h1"}'),
+      selector: parseSelector('cpu'),
       start: NOW,
       end: NOW + 30_000,
       fn: 'max',
     };
+    const reads = c.net.count('data.read');
     const got = await c.node('n1').coordinator.query(req, 'all');
-    expect(got.results).toEqual([{ series: key, buckets: [{ start: NOW, value: 1000 }] }]);
-    for (const n of c.nodes.values()) {
-      const s = await n.engine.readRange(key, NOW + 5000, NOW + 5001);
-      if (c.replicasOf(key).includes(n.id)) expect(Array.from(s.values)).toEqual([1000]);
+    expect(plain(got.results)).toEqual(plain(await executeQuery(reference!, req)));
+    expect(
+      got.results.filter((r) => (r as { buckets: { value: number }[] }).buckets[0].value >= 1000),
+    ).toHaveLength(3);
+    // Only the three disagreeing series were read as points (from the two remote replicas).
+    expect(c.net.count('data.read') - reads).toBe(6);
+    for (const key of planted) {
+      for (const id of c.replicasOf(key)) {
+        const s = await c.node(id).engine.readRange(key, NOW + 5000, NOW + 5001);
+        expect(s.values[0]).toBeGreaterThanOrEqual(1000);
+      }
     }
   });
 
