@@ -30,7 +30,7 @@ async function twoNodes() {
   );
   open.push(...transports);
   for (const t of transports) {
-    ids.forEach((id, i) => t.addPeer(id, `127.0.0.1:${transports[i].port}`));
+    for (const [i, id] of ids.entries()) t.addPeer(id, `127.0.0.1:${transports[i].port}`);
   }
   return Promise.all(
     ids.map(async (id, i) => {
