@@ -1,10 +1,11 @@
-import { PointBatch } from '../model/batch.js';
+import type { PointBatch } from '../model/batch.js';
 import { CountError, type ErrorCode, isCountError } from '../model/errors.js';
 import { MAX_TIMESTAMP_EXCLUSIVE } from '../model/point.js';
 import { seriesKeyFromParts } from '../model/series.js';
 import {
   FNV_OFFSET,
   FNV_PRIME,
+  ParsedBatch,
   type SeriesKeyBuilder,
   SeriesKeyCache,
   type SeriesSection,
@@ -112,17 +113,16 @@ class LineParser {
   private readonly nowMs: number;
   private readonly drop: number;
   private readonly cache: SeriesKeyCache;
-  private readonly request: number;
-  readonly batch: PointBatch;
+  readonly batch: ParsedBatch;
 
   constructor(input: Buffer, options: LineProtocolOptions) {
     this.input = input;
     this.nowMs = options.nowMs;
     this.drop = PRECISION_DROP[options.precision];
     this.cache = options.cache ?? new SeriesKeyCache(influxSeriesKey);
-    this.request = this.cache.nextRequest();
     // Lines with many fields take ~20 bytes a point: size for that so the batch rarely grows.
-    this.batch = new PointBatch(Math.max(16, Math.min(1 << 20, (input.length / 16) | 0)));
+    this.batch = new ParsedBatch(Math.max(16, Math.min(1 << 20, (input.length / 16) | 0)));
+    this.cache.beginRequest(this.batch);
   }
 
   parse(): PointBatch {
@@ -226,7 +226,7 @@ class LineParser {
     for (let k = first; k < batch.length; k++) timestamps[k] = ts;
   }
 
-  /** The batch id of a field's series: cached per section slot for this request. */
+  /** The batch id of a field's series. */
   private fieldId(
     section: SeriesSection,
     fieldNo: number,
@@ -239,11 +239,7 @@ class LineParser {
       const field = unescapeKey(input, keyStart, keyEnd, true);
       slot = this.cache.addField(section, input, keyStart, keyEnd, field);
     }
-    if (section.stamps[slot] !== this.request) {
-      section.ids[slot] = this.batch.seriesId(section.keys[slot]);
-      section.stamps[slot] = this.request;
-    }
-    return section.ids[slot];
+    return this.cache.batchId(section, slot);
   }
 
   private text(start: number, end: number): string {

@@ -1,3 +1,6 @@
+import { assert } from '../model/assert.js';
+import { PointBatch } from '../model/batch.js';
+
 /**
  * Canonical series keys by the raw bytes of line protocol, shared by all requests of a server,
  * so steady-state ingest (the same series every few seconds) builds no key and allocates no
@@ -6,8 +9,12 @@
  * A series section (`measurement,tag=value...`) is found by a 32-bit FNV-1a hash the parser
  * computes while scanning it, then confirmed byte for byte; a field key inside a section is
  * found by position first (lines of one series list their fields in the same order) and then
- * by a scan of that section's few fields. Bounded: past `maxKeys` keys the cache starts over
- * and the hot set refills within a request or two.
+ * by a scan of that section's few fields. Each distinct canonical key has a small integer id,
+ * so a request maps keys to its batch's series ids through typed arrays instead of a Map.
+ *
+ * Bounded: when a request starts with more than `maxKeys` keys cached, the cache starts over
+ * (never in the middle of a request, so ids handed out stay valid until the request ends) and
+ * the hot set refills within a request or two.
  */
 export interface SeriesSection {
   readonly raw: Uint8Array;
@@ -15,11 +22,9 @@ export interface SeriesSection {
   readonly tags: [string, string][];
   /** next section with the same hash */
   next: SeriesSection | undefined;
-  /** per field slot: raw field key bytes, canonical series key, batch id and its request */
+  /** per field slot: raw field key bytes and the key id of its canonical series key */
   readonly fieldRaw: Uint8Array[];
-  readonly keys: string[];
-  readonly ids: number[];
-  readonly stamps: number[];
+  readonly keyIds: number[];
 }
 
 export type SeriesKeyBuilder = (
@@ -28,24 +33,59 @@ export type SeriesKeyBuilder = (
   field: string,
 ) => string;
 
+/**
+ * A PointBatch whose series are appended by the parser, which already knows which keys are
+ * distinct in the request. `seriesId` still works for anyone else (via a Map built on demand).
+ */
+export class ParsedBatch extends PointBatch {
+  private lookup: Map<string, number> | undefined;
+
+  appendSeries(key: string): number {
+    this.series.push(key);
+    const id = this.series.length - 1;
+    this.lookup?.set(key, id);
+    return id;
+  }
+
+  override seriesId(canonicalKey: string): number {
+    if (this.lookup === undefined) {
+      this.lookup = new Map();
+      for (let i = 0; i < this.series.length; i++) this.lookup.set(this.series[i], i);
+    }
+    return this.lookup.get(canonicalKey) ?? this.appendSeries(canonicalKey);
+  }
+}
+
 export class SeriesKeyCache {
   private readonly sections = new Map<number, SeriesSection>();
-  private keyCount = 0;
-  private requests = 0;
+  /** canonical key -> key id, and back */
+  private readonly keyIdOf = new Map<string, number>();
+  private keys: string[] = [];
+  /** per key id: the request that last used it and the series id in that request's batch */
+  private stamps = new Float64Array(1024);
+  private batchIds = new Uint32Array(1024);
+  private request = 0;
+  private batch: ParsedBatch | undefined;
 
   constructor(
     readonly keyOf: SeriesKeyBuilder,
     readonly maxKeys = 250_000,
   ) {}
 
-  /** Canonical keys held. */
+  /** Distinct canonical keys held. */
   get size(): number {
-    return this.keyCount;
+    return this.keys.length;
   }
 
-  /** A stamp for one request, so batch ids of one request are never used by another. */
-  nextRequest(): number {
-    return ++this.requests;
+  /** Starts a request that fills `batch`; drops everything first if the cache is over its bound. */
+  beginRequest(batch: ParsedBatch): void {
+    if (this.keys.length > this.maxKeys) {
+      this.sections.clear();
+      this.keyIdOf.clear();
+      this.keys = [];
+    }
+    this.request++;
+    this.batch = batch;
   }
 
   find(hash: number, input: Uint8Array, start: number, end: number): SeriesSection | undefined {
@@ -69,9 +109,7 @@ export class SeriesKeyCache {
       tags,
       next: this.sections.get(hash),
       fieldRaw: [],
-      keys: [],
-      ids: [],
-      stamps: [],
+      keyIds: [],
     };
     this.sections.set(hash, section);
     return section;
@@ -102,17 +140,37 @@ export class SeriesKeyCache {
     field: string,
   ): number {
     const key = this.keyOf(section.measurement, section.tags, field);
-    if (this.keyCount >= this.maxKeys) {
-      // Sections already handed to a running parse stay valid; they just leave the cache.
-      this.sections.clear();
-      this.keyCount = 0;
+    // Two spellings of one series (tag order, escapes) share one key id.
+    let keyId = this.keyIdOf.get(key);
+    if (keyId === undefined) {
+      keyId = this.keys.length;
+      this.keys.push(key);
+      this.keyIdOf.set(key, keyId);
+      if (keyId === this.stamps.length) this.growIds();
     }
     section.fieldRaw.push(copyBytes(input, start, end));
-    section.keys.push(key);
-    section.ids.push(0);
-    section.stamps.push(0);
-    this.keyCount++;
-    return section.keys.length - 1;
+    section.keyIds.push(keyId);
+    return section.keyIds.length - 1;
+  }
+
+  /** The series id in the current request's batch of a field slot, appending it on first use. */
+  batchId(section: SeriesSection, slot: number): number {
+    const keyId = section.keyIds[slot];
+    if (this.stamps[keyId] !== this.request) {
+      assert(this.batch !== undefined, 'SeriesKeyCache.batchId outside a request');
+      this.stamps[keyId] = this.request;
+      this.batchIds[keyId] = this.batch.appendSeries(this.keys[keyId]);
+    }
+    return this.batchIds[keyId];
+  }
+
+  private growIds(): void {
+    const stamps = new Float64Array(this.stamps.length * 2);
+    stamps.set(this.stamps);
+    const ids = new Uint32Array(this.batchIds.length * 2);
+    ids.set(this.batchIds);
+    this.stamps = stamps;
+    this.batchIds = ids;
   }
 }
 

@@ -253,12 +253,25 @@ describe('line protocol: InfluxDB reference examples', () => {
     expect(JSON.parse(again.series[0])).toEqual(['cpu', [['host', 'a']], 'v']);
   });
 
+  it('gives two spellings of one series (tag order, escapes) one batch series', () => {
+    const cache = new SeriesKeyCache(influxSeriesKey);
+    const text = 'cpu,b=2,a=1 v=1 1\ncpu,a=1,b=2 v=2 2\ncpu,a=p\\q v=3 3\ncpu,a=p\\\\q v=4 4';
+    const batch = parse(text, { cache });
+    expect(batch.series).toEqual(['cpu.v{a="1",b="2"}', 'cpu.v{a="p\\\\q"}']);
+    expect(Array.from(batch.seriesIndex.subarray(0, 4))).toEqual([0, 0, 1, 1]);
+    // seriesId stays consistent with what the parser appended.
+    expect(batch.seriesId('cpu.v{a="1",b="2"}')).toBe(0);
+    expect(batch.seriesId('other')).toBe(2);
+    expect(batch.series[2]).toBe('other');
+  });
+
   it('bounds the shared cache: past maxKeys it starts over and stays correct', () => {
     const cache = new SeriesKeyCache(rawKey, 10);
     for (let r = 0; r < 5; r++) {
       const lines = Array.from({ length: 8 }, (_, i) => `m,h=h${(i + r * 3) % 17} f=${i} ${i}`);
       const batch = parse(lines.join('\n'), { cache });
-      expect(cache.size).toBeLessThanOrEqual(10);
+      // Cleared only between requests: at most maxKeys plus one request's keys.
+      expect(cache.size).toBeLessThanOrEqual(10 + 8);
       expect(rows(batch).map((x) => JSON.parse(x[0])[1][0][1])).toEqual(
         Array.from({ length: 8 }, (_, i) => `h${(i + r * 3) % 17}`),
       );
