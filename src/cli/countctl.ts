@@ -147,23 +147,27 @@ export function table(rows: readonly (readonly string[])[]): string {
     .join('\n');
 }
 
+function memberTable(s: StatusJson): string {
+  return table([
+    ['ID', 'STATE', 'LIVENESS', 'RAFT', 'TOKENS', 'EPOCH', 'HTTP', 'PEER'],
+    ...s.members.map((m) => [
+      m.id,
+      m.state,
+      m.liveness,
+      m.raft,
+      String(m.tokens),
+      m.epoch === null ? '-' : String(m.epoch),
+      m.httpAddress,
+      m.peerAddress,
+    ]),
+  ]);
+}
+
 function formatStatus(s: StatusJson): string {
   const lines = [
     `node ${s.node}  epoch ${s.epoch}  rf ${s.rf}  raft leader ${s.raft.leader ?? 'none'}  term ${s.raft.term}`,
     '',
-    table([
-      ['ID', 'STATE', 'LIVENESS', 'RAFT', 'TOKENS', 'EPOCH', 'HTTP', 'PEER'],
-      ...s.members.map((m) => [
-        m.id,
-        m.state,
-        m.liveness,
-        m.raft,
-        String(m.tokens),
-        m.epoch === null ? '-' : String(m.epoch),
-        m.httpAddress,
-        m.peerAddress,
-      ]),
-    ]),
+    memberTable(s),
   ];
   if (s.operation !== null) {
     const p = s.progress !== null && s.progress.opId === s.operation.id ? s.progress : null;
@@ -287,6 +291,13 @@ export async function runCountctl(argv: readonly string[], io: CountctlIo): Prom
     .action(async () => {
       const s = (await client().call('GET', '/admin/cluster/status')) as StatusJson;
       print(s, () => formatStatus(s));
+    });
+  program
+    .command('members')
+    .description('the member table of status')
+    .action(async () => {
+      const s = (await client().call('GET', '/admin/cluster/status')) as StatusJson;
+      print({ members: s.members }, () => memberTable(s));
     });
   program
     .command('ring')

@@ -118,6 +118,9 @@ describe('countctl', () => {
     expect(t.out).toContain('raft leader n1');
     expect(t.out).toMatch(/n3\s+normal\s+suspect\s+voter\s+16/);
     expect(t.out).toContain('last operation');
+    const m = await ctl('members');
+    expect(m.out.split('\n')[0]).toMatch(/^ID\s+STATE\s+LIVENESS\s+RAFT/);
+    expect(m.out.trim().split('\n').length).toBe(5);
   });
 
   it('ring lists ranges covering the ring with their replicas', async () => {
