@@ -251,6 +251,11 @@ export class Head {
     }
     this.minTime = minTime;
     if (this.seriesByKey.size === 0) this.maxTime = Number.NEGATIVE_INFINITY;
+    assert(this.points >= 0 && this.bytes >= 0, 'Head.cut: point or byte accounting went negative');
+    assert(
+      this.seriesByKey.size > 0 || (this.points === 0 && this.bytes === 0),
+      'Head.cut: an empty head still accounts data',
+    );
     return out;
   }
 
