@@ -270,6 +270,8 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   private timer: TimerHandle | null = null;
   private soonTimer: TimerHandle | null = null;
   private queuedFlush: Promise<void> | null = null;
+  /** A write was refused for memory since the last full cut: the next round frees the head. */
+  private memoryRefused = false;
   lastMaintenanceError: unknown = undefined;
 
   constructor(
@@ -394,6 +396,7 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     // closes, and a possible growth of each series' open chunk.
     const adds = newSeriesBytes + n * 24 + batch.series.length * 1024;
     if (used + adds > this.opts.headMemoryLimitBytes) {
+      this.memoryRefused = true;
       this.scheduleSoon();
       throw new CountError(
         'memory_limit_exceeded',
@@ -564,7 +567,8 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   }
 
   private async maintenanceRound(): Promise<void> {
-    if (this.underMemoryPressure()) {
+    if (this.underMemoryPressure() || this.memoryRefused) {
+      this.memoryRefused = false;
       await this.cutAndCheckpoint(Number.POSITIVE_INFINITY);
     } else {
       const boundary = this.cutDue();
