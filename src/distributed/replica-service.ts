@@ -32,6 +32,9 @@ import type { TokenCache } from './token-cache.js';
 
 /** Series read at once while answering a query or a stream page. */
 const READ_CONCURRENCY = 16;
+const END_OF_TIME = 2 ** 53;
+/** The first time window a stream page reads of a series; each next one is 4 times wider. */
+const FIRST_STREAM_WINDOW_MS = 60_000;
 /** Largest stream page a peer may ask for. */
 export const MAX_STREAM_PAGE_POINTS = 100_000;
 
@@ -178,24 +181,34 @@ export class ReplicaService {
     const batch = new PointBatch(Math.min(maxPoints, 1024));
     let series = 0;
     let next: StreamAnswer['next'] = null;
-    for (; i < keys.length; i++) {
+    for (; i < keys.length && next === null; i++) {
       const key = keys[i];
-      const s = await this.engine.readRange(key, after + 1, Number.MAX_SAFE_INTEGER + 1);
+      let id = -1;
+      // Geometric time windows from the cursor: a page reads about what it sends even for a
+      // dense series, and a series' empty tail costs a few dozen cheap reads.
+      let from = after + 1;
       after = -1;
-      const room = maxPoints - batch.length;
-      const take = Math.min(room, s.timestamps.length);
-      if (take > 0) {
-        const id = batch.seriesId(key);
+      for (let width = FIRST_STREAM_WINDOW_MS; from < END_OF_TIME; width *= 4) {
+        const to = Math.min(END_OF_TIME, from + width);
+        const s = await this.engine.readRange(key, from, to);
+        const room = maxPoints - batch.length;
+        const take = Math.min(room, s.timestamps.length);
+        if (take > 0 && id < 0) {
+          id = batch.seriesId(key);
+          series++;
+        }
         for (let j = 0; j < take; j++) batch.addById(id, s.timestamps[j], s.values[j]);
-        series++;
-      }
-      if (take < s.timestamps.length) {
-        next = { series: key, after: s.timestamps[take - 1] ?? -1 };
-        break;
-      }
-      if (batch.length >= maxPoints && i + 1 < keys.length) {
-        next = { series: keys[i + 1], after: -1 };
-        break;
+        if (take < s.timestamps.length) {
+          next = { series: key, after: s.timestamps[take - 1] };
+          break;
+        }
+        from = to;
+        if (batch.length >= maxPoints) {
+          // Full at a window boundary: resume this series there, or the next one.
+          if (from < END_OF_TIME) next = { series: key, after: from - 1 };
+          else if (i + 1 < keys.length) next = { series: keys[i + 1], after: -1 };
+          break;
+        }
       }
     }
     return { epoch: this.metadata.epoch(), batch: encodeBatch(batch), series, next };

@@ -41,4 +41,25 @@ describe('streamRange', () => {
     }
     expect(cluster.net.count('data.stream')).toBeGreaterThanOrEqual(Math.ceil(want.length / 5));
   });
+
+  it('pages through sparse and dense series alike (windows and page ends at any point)', async () => {
+    cluster = await TestCluster.start(1, 1);
+    const points: Array<[string, number, number]> = [];
+    // Sparse: one point every 7 minutes; dense: one per ms; a single point.
+    for (let i = 0; i < 8; i++) points.push(['sparse', NOW - 50 * 60_000 + i * 7 * 60_000, i]);
+    for (let i = 0; i < 500; i++) points.push(['dense', NOW - 1000 + i, i]);
+    points.push(['single', NOW - 30 * 60_000, 42]);
+    await cluster.node('n1').coordinator.write(batchOf(points), 'all');
+    const token = Ring.from(cluster.truth.state).ranges()[0].end;
+    for (const pagePoints of [1, 3, 7, 64, 1000]) {
+      const sink = await cluster.addNode(`sink${pagePoints}`, { stream: { pagePoints } });
+      const got = await sink.coordinator.streamRange({ start: token, end: token }, 'n1');
+      expect(got).toEqual({ series: 3, points: points.length });
+      for (const key of ['sparse', 'dense', 'single']) {
+        const s = await sink.engine.readRange(key, 0, 2 ** 53);
+        const exp = points.filter(([k]) => k === key);
+        expect(Array.from(s.timestamps)).toEqual(exp.map(([, t]) => t));
+      }
+    }
+  });
 });
