@@ -151,6 +151,26 @@ export class MetaService {
     return this.onLeader(META_PROGRESS, {}, forwarded, async () => this.driver.progress());
   }
 
+  /**
+   * The leader's progress for a status display: never waits for an election and gives the
+   * leader `timeoutMs` to answer, so `status` stays fast while the leader is down (null then).
+   */
+  async quickProgress(timeoutMs: number): Promise<OperationProgress | null> {
+    if (this.metadata.isLeader()) return this.driver.progress();
+    const leader = this.metadata.leader();
+    if (leader === null || leader === this.env.nodeId) return null;
+    try {
+      return (await this.env.net.request(
+        leader,
+        META_PROGRESS,
+        { forwarded: true },
+        timeoutMs,
+      )) as OperationProgress | null;
+    } catch {
+      return null;
+    }
+  }
+
   private driveInBackground(): void {
     // Failures stay visible in progress() and the operation stays in flight for resume/cancel.
     this.driver.run().catch(() => {});

@@ -6,7 +6,6 @@ import {
 } from '../cluster/cluster-status.js';
 import type { MetaAction, MetaService } from '../cluster/meta-service.js';
 import type { ClusterMetadata } from '../cluster/metadata.js';
-import type { OperationProgress } from '../cluster/operations.js';
 import { CountError } from '../model/errors.js';
 import { PeerError } from '../net/peer-transport.js';
 import { errorReply, toCountError } from './error-reply.js';
@@ -29,13 +28,9 @@ export async function registerAdminRoutes(
   deps: AdminRoutesDeps,
 ): Promise<void> {
   const status = async (): Promise<ClusterStatus> => {
-    // Progress lives on the leader; status still answers when it cannot be reached.
-    let progress: OperationProgress | null = null;
-    try {
-      progress = await deps.service.progress();
-    } catch {
-      progress = null;
-    }
+    // Progress lives on the leader; status answers quickly without it when the leader is down.
+    const progress =
+      deps.metadata.state().operation === null ? null : await deps.service.quickProgress(300);
     return clusterStatus(
       deps.nodeId,
       deps.metadata.state(),
