@@ -6,7 +6,7 @@ import type {
   BugName,
   ConfChange,
   ConfState,
-  Entry,
+  LogUpdate,
   Message,
   RaftErrorCode,
   Snapshot,
@@ -124,7 +124,7 @@ export class SimNode {
             const commit = log.initialState().hardState.commit;
             ctx.invariants.onPersist(this.id, u.entries, commit, (i) => log.term(i));
           },
-          (u) => this.onSaved(u.entries),
+          (u) => this.onSaved(u),
         );
         this.boot(env, observed);
       },
@@ -245,7 +245,11 @@ export class SimNode {
     if (runtime === null || sm === null) return { status: 'fail', reason: 'down', leader: null };
     try {
       if (input.f === 'get') {
+        const st = runtime.status();
+        const commitTerm = this.store?.term(st.commit) ?? null;
         await runtime.read();
+        // read() resolves only on a leader; check the rule it was accepted under.
+        if (st.role === 'leader') this.ctx.invariants.onReadServed(this.id, st.term, commitTerm);
         return { status: 'ok', output: { value: sm.get(input.key) } };
       }
       const result = (await runtime.propose(encodeKvCommand(input))) as KvResult;
@@ -268,14 +272,20 @@ export class SimNode {
     this.runtime?.transferLeader(to);
   }
 
-  private onSaved(entries: readonly Entry[]): void {
+  private onSaved(update: LogUpdate): void {
     const inv = this.ctx.invariants;
     const runtime = this.runtime;
     const store = this.store;
-    if (runtime === null || store === null || entries.length === 0) return;
+    if (runtime === null || store === null) return;
     const st = runtime.status();
-    if (st.role === 'leader' && entries[entries.length - 1].term === st.term) {
+    if (st.role !== 'leader') return;
+    const entries = update.entries;
+    if (entries.length > 0 && entries[entries.length - 1].term === st.term) {
       inv.onLeaderAppend(this.id, store, st.applied);
+    }
+    if (update.hardState !== null && update.hardState.term === st.term) {
+      const commit = update.hardState.commit;
+      inv.onLeaderCommit(this.id, update.hardState.term, commit, store.term(commit));
     }
   }
 }

@@ -6,7 +6,10 @@ import type { Entry, LogReader, Message, NodeId, Term } from '../../raft/types.j
  * - election safety: at most one leader per term;
  * - a committed entry is never lost or changed (state machine safety, leader completeness);
  * - every node applies the same sequence of entries (the same prefix of one log);
- * - at most one membership change is in flight (appended by a leader and not yet applied).
+ * - at most one membership change is in flight (appended by a leader and not yet applied);
+ * - protocol rules whose breach precedes a loss: a leader advances its commit index only to
+ *   an entry of its own term (Figure 8), a node votes once per term, and a leader serves
+ *   ReadIndex reads only after committing an entry of its term.
  * A leader is recognised by what only a leader sends: AppendEntries, heartbeats, snapshots
  * and TimeoutNow carry the sender's term.
  */
@@ -15,10 +18,16 @@ export interface Violation {
     | 'one-leader-per-term'
     | 'committed-entry-kept'
     | 'same-applied-prefix'
-    | 'one-conf-change-in-flight';
+    | 'one-conf-change-in-flight'
+    | 'leader-commits-own-term'
+    | 'one-vote-per-term'
+    | 'read-after-own-term-commit';
   readonly at: number;
   readonly message: string;
 }
+
+/** Bound on remembered votes; a sweep's runs are short, so clearing loses nothing real. */
+const MAX_VOTES_TRACKED = 100_000;
 
 /** A conf-change scan stops after this many entries (bounded work per append). */
 const MAX_CONF_SCAN = 4096;
@@ -30,6 +39,10 @@ export class RaftInvariants {
   /** Last index each node applied in its current incarnation. */
   private readonly lastApplied = new Map<NodeId, number>();
   private violation: Violation | null = null;
+  /** "voter/term" -> the candidate it voted for. */
+  private readonly votes = new Map<string, NodeId>();
+  /** Per node: the term it last led and its commit index then. */
+  private readonly leaderCommit = new Map<NodeId, { term: Term; commit: number }>();
   maxCommitted = 0;
 
   constructor(private readonly clock: () => number) {}
@@ -44,6 +57,10 @@ export class RaftInvariants {
 
   /** Every packet a node sends passes here. */
   onSend(m: Message): void {
+    if (m.type === 'voteResp') {
+      if (m.granted && !m.pre) this.onVote(m.from, m.term, m.to);
+      return;
+    }
     if (
       m.type !== 'append' &&
       m.type !== 'heartbeat' &&
@@ -53,6 +70,38 @@ export class RaftInvariants {
       return;
     }
     this.onLeader(m.from, m.term);
+  }
+
+  /**
+   * Raft's voting rule (section 5.2): a server votes for at most one candidate per term, across
+   * restarts -- which is why the vote must be durable before the grant is sent.
+   */
+  private onVote(voter: NodeId, term: Term, candidate: NodeId): void {
+    const key = `${voter}/${term}`;
+    const earlier = this.votes.get(key);
+    if (earlier === undefined) {
+      if (this.votes.size >= MAX_VOTES_TRACKED) this.votes.clear();
+      this.votes.set(key, candidate);
+    } else if (earlier !== candidate) {
+      this.fail(
+        'one-vote-per-term',
+        `${voter} voted for ${earlier} and then for ${candidate} in term ${term}`,
+      );
+    }
+  }
+
+  /**
+   * A leader served a ReadIndex read that it accepted while the entry at its commit index was
+   * not of its own term. Until a leader commits an entry of its term, its commit index may be
+   * behind the group's, and a read at it can miss acknowledged writes (Raft section 6.4).
+   */
+  onReadServed(node: NodeId, term: Term, commitTermAtRequest: Term | null): void {
+    if (commitTermAtRequest !== term) {
+      this.fail(
+        'read-after-own-term-commit',
+        `leader ${node} of term ${term} served a read accepted when its commit index held an entry of term ${commitTermAtRequest}`,
+      );
+    }
   }
 
   /** A node acts as (or reports being) leader of `term`. */
@@ -121,6 +170,25 @@ export class RaftInvariants {
         );
         return;
       }
+    }
+  }
+
+  /**
+   * A leader of `term` moved its commit index to `commit`, whose entry has term `entryTerm`.
+   * Raft's commit rule (section 5.4.2, Figure 8): a leader advances commit only to an entry of
+   * its own term; counting replicas of older entries can commit an entry a later leader
+   * overwrites. This checks the rule at the step it is broken, before the loss shows.
+   */
+  onLeaderCommit(node: NodeId, term: Term, commit: number, entryTerm: Term | null): void {
+    const last = this.leaderCommit.get(node);
+    this.leaderCommit.set(node, { term, commit });
+    // The commit index a node has when it becomes leader is inherited, not advanced by it.
+    if (last === undefined || last.term !== term || commit <= last.commit) return;
+    if (entryTerm !== term) {
+      this.fail(
+        'leader-commits-own-term',
+        `leader ${node} of term ${term} advanced commit from ${last.commit} to ${commit}, an entry of term ${entryTerm}`,
+      );
     }
   }
 
