@@ -2,7 +2,7 @@ import type { ClusterEnv } from '../env/cluster-env.js';
 import type { TimerHandle } from '../env/env.js';
 import { PointBatch } from '../model/batch.js';
 import { CountError } from '../model/errors.js';
-import { MAX_TIMESTAMP_EXCLUSIVE } from '../model/point.js';
+import { MAX_TIMESTAMP_EXCLUSIVE, type Samples } from '../model/point.js';
 import { NAME_LABEL, type Selector } from '../model/selector.js';
 import { isCanonical } from '../model/series.js';
 import { mergeSamples } from '../query/merge.js';
@@ -130,8 +130,11 @@ export class AntiEntropy {
       if (typeof series !== 'string' || !isCanonical(series)) {
         throw new CountError('invalid_series', `${REPAIR_READ}: series must be a canonical key`);
       }
-      const s = await this.engine.readRange(series, q.window.start, q.window.end);
-      return { epoch: this.metadata.epoch(), points: encodeSamples(s) };
+      const windows = checkWindows((p as { windows?: unknown }).windows, q.window);
+      return {
+        epoch: this.metadata.epoch(),
+        points: encodeSamples(await this.readWindows(series, windows)),
+      };
     });
     net.on(REPAIR_WRITE, async (from, p) => {
       this.noteEpoch(from, p);
@@ -211,17 +214,14 @@ export class AntiEntropy {
     stats.entries = differing.length;
     let pull = new PointBatch(64);
     let push = new PointBatch(64);
-    for (const { series, bucket } of differing) {
-      const w = {
-        start: Math.max(window.start, bucket * bucketMs),
-        end: Math.min(window.end, (bucket + 1) * bucketMs),
-      };
+    // One exchange per series: the windows of its differing buckets (adjacent ones joined).
+    for (const [series, windows] of windowsBySeries(differing, bucketMs, window)) {
       const [here, there] = await Promise.all([
-        this.engine.readRange(series, w.start, w.end),
+        this.readWindows(series, windows),
         this.call<{ points: Uint8Array }>(peer, REPAIR_READ, {
           ...base,
-          window: [w.start, w.end],
           series,
+          windows: windows.map((w) => [w.start, w.end]),
         }).then((a) => decodeSamples(a.points)),
       ]);
       const merged = mergeSamples([here, there]);
@@ -278,6 +278,13 @@ export class AntiEntropy {
       });
     }
     return out;
+  }
+
+  /** Points of `series` in sorted, disjoint windows, as one sorted run. */
+  private async readWindows(series: string, windows: readonly TimeWindow[]): Promise<Samples> {
+    const parts: Samples[] = [];
+    for (const w of windows) parts.push(await this.engine.readRange(series, w.start, w.end));
+    return mergeSamples(parts);
   }
 
   private async seriesIn(range: RangeBounds): Promise<string[]> {
@@ -363,6 +370,65 @@ export class AntiEntropy {
       depth,
     };
   }
+}
+
+/** Most windows one repair.read may name. */
+const MAX_READ_WINDOWS = 100_000;
+
+/** Per series, the time windows of its differing buckets within `window`, adjacent ones joined. */
+export function windowsBySeries(
+  entries: readonly { series: string; bucket: number }[],
+  bucketMs: number,
+  window: TimeWindow,
+): Map<string, TimeWindow[]> {
+  const buckets = new Map<string, number[]>();
+  for (const e of entries) {
+    let list = buckets.get(e.series);
+    if (list === undefined) {
+      list = [];
+      buckets.set(e.series, list);
+    }
+    list.push(e.bucket);
+  }
+  const out = new Map<string, TimeWindow[]>();
+  for (const [series, list] of [...buckets].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    list.sort((a, b) => a - b);
+    const windows: TimeWindow[] = [];
+    for (const b of list) {
+      const start = Math.max(window.start, b * bucketMs);
+      const end = Math.min(window.end, (b + 1) * bucketMs);
+      const last = windows[windows.length - 1];
+      if (last !== undefined && last.end >= start) last.end = Math.max(last.end, end);
+      else windows.push({ start, end });
+    }
+    out.set(series, windows);
+  }
+  return out;
+}
+
+function checkWindows(raw: unknown, bounds: TimeWindow): TimeWindow[] {
+  if (!Array.isArray(raw) || raw.length > MAX_READ_WINDOWS) {
+    throw new CountError('invalid_body', `${REPAIR_READ}: windows must be a list of [start, end]`);
+  }
+  let prevEnd = Number.NEGATIVE_INFINITY;
+  return raw.map((w) => {
+    if (
+      !Array.isArray(w) ||
+      typeof w[0] !== 'number' ||
+      typeof w[1] !== 'number' ||
+      !(w[0] < w[1]) ||
+      w[0] < prevEnd ||
+      w[0] < bounds.start ||
+      w[1] > bounds.end
+    ) {
+      throw new CountError(
+        'invalid_body',
+        `${REPAIR_READ}: windows must be sorted, disjoint and inside the window`,
+      );
+    }
+    prevEnd = w[1];
+    return { start: w[0], end: w[1] };
+  });
 }
 
 /** (series, bucket) entries whose digests differ or that only one side has. */

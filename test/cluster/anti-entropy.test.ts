@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AntiEntropyBug, differingEntries } from '../../src/cluster/anti-entropy.js';
+import {
+  type AntiEntropyBug,
+  differingEntries,
+  windowsBySeries,
+} from '../../src/cluster/anti-entropy.js';
 import { writeRepair } from '../../src/cluster/repair-write.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { mergeSamples } from '../../src/query/merge.js';
@@ -154,5 +158,30 @@ describe('anti-entropy', () => {
       [e('a', 1, 1), e('b', 1, 2), e('d', 3, 1)],
     );
     expect(got.map((x) => x.series).sort()).toEqual(['b', 'c', 'd']);
+  });
+});
+
+describe('windowsBySeries', () => {
+  it('joins adjacent buckets and clips to the window', () => {
+    const got = windowsBySeries(
+      [
+        { series: 'b', bucket: 3 },
+        { series: 'a', bucket: 5 },
+        { series: 'a', bucket: 1 },
+        { series: 'a', bucket: 2 },
+      ],
+      10,
+      { start: 15, end: 1000 },
+    );
+    expect([...got]).toEqual([
+      [
+        'a',
+        [
+          { start: 15, end: 30 },
+          { start: 50, end: 60 },
+        ],
+      ],
+      ['b', [{ start: 30, end: 40 }]],
+    ]);
   });
 });
