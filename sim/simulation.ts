@@ -36,6 +36,8 @@ export interface SimulationOptions {
   /** Quiet time after the faults, for the group to converge before the final checks. */
   readonly recoverMs: number;
   readonly keepTrace: boolean;
+  /** False turns off the protocol-rule checks, leaving end-to-end safety checks only. */
+  readonly ruleChecks?: boolean;
   /** Pins knobs that are otherwise drawn from the seed. */
   readonly knobs?: Partial<Knobs>;
   /** Replaces the schedule generated from the seed (used by shrinking). */
@@ -132,7 +134,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i + 1}`);
   const scheduler = new Scheduler();
   const trace = new Trace(options.keepTrace);
-  const invariants = new RaftInvariants(() => scheduler.now);
+  const invariants = new RaftInvariants(() => scheduler.now, options.ruleChecks !== false);
   let assertion: SimulationFailure | null = null;
   const network = new SimNetwork<Message>(
     scheduler,

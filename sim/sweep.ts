@@ -21,6 +21,7 @@ export interface SweepOptions {
   readonly nodes: number;
   readonly bugs: readonly BugName[];
   readonly knobs?: Partial<Knobs>;
+  readonly ruleChecks?: boolean;
   readonly faultMs?: number;
   readonly recoverMs?: number;
   /** Replays allowed when shrinking a failure's schedule; 0 skips shrinking. */
@@ -53,6 +54,7 @@ export function simulationOptions(seed: number, o: SweepOptions): SimulationOpti
     faultMs: o.faultMs ?? DEFAULT_SIMULATION.faultMs,
     recoverMs: o.recoverMs ?? DEFAULT_SIMULATION.recoverMs,
     ...(o.knobs === undefined ? {} : { knobs: o.knobs }),
+    ...(o.ruleChecks === undefined ? {} : { ruleChecks: o.ruleChecks }),
   };
 }
 
