@@ -70,10 +70,16 @@ export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
 interface StreamTask {
   readonly range: RangeBounds;
   readonly to: string;
+  /** Old replicas to pull from, best first. */
   readonly sources: readonly string[];
+  /**
+   * How many of them to pull from: a majority of the old replicas, so that every write
+   * acknowledged at quorum (present on a majority of them) reaches the new replica.
+   */
+  readonly need: number;
 }
 
-/** The streams an operation needs: each new replica of a moved range pulls from an old one. */
+/** The streams an operation needs: each new replica of a moved range pulls from old ones. */
 export function streamPlan(state: ClusterState): StreamTask[] {
   const op = state.operation;
   if (op === null) return [];
@@ -85,26 +91,32 @@ export function streamPlan(state: ClusterState): StreamTask[] {
     if (op.kind === 'decommission' && sources.includes(op.node)) {
       sources = [op.node, ...sources.filter((id) => id !== op.node)];
     }
+    const need = Math.min(sources.length, Math.floor(m.from.length / 2) + 1);
     for (const to of m.to) {
-      if (!m.from.includes(to)) tasks.push({ range: m.range, to, sources });
+      if (!m.from.includes(to)) tasks.push({ range: m.range, to, sources, need });
     }
   }
   return tasks;
 }
 
-/** Nodes whose replica sets the operation changes (plus the node itself unless removed). */
-export function affectedNodes(state: ClusterState): string[] {
+/**
+ * The replica groups whose view of the epoch matters: per moved range, its old and new
+ * replicas (not a node being removed, presumed dead). A step waits for a majority of each.
+ */
+export function affectedGroups(state: ClusterState): string[][] {
   const op = state.operation;
   if (op === null) return [];
   const before = Object.values(state.nodes).filter(isOwner);
-  const ids = new Set<string>();
+  const groups = new Map<string, string[]>();
   for (const m of changedRanges(before, ownersAfter(state), state.rf)) {
-    for (const id of m.from) ids.add(id);
-    for (const id of m.to) ids.add(id);
+    const ids = [...new Set([...m.from, ...m.to])]
+      .filter((id) => !(op.kind === 'remove' && id === op.node))
+      .sort();
+    if (ids.length > 0) groups.set(ids.join(','), ids);
   }
-  if (op.kind !== 'remove') ids.add(op.node);
-  else ids.delete(op.node);
-  return [...ids].sort();
+  // The node itself sees every step (a joiner must know it is a write replica).
+  if (op.kind !== 'remove') groups.set(op.node, [op.node]);
+  return [...groups.values()];
 }
 
 export class OperationDriver {
@@ -225,7 +237,7 @@ export class OperationDriver {
     try {
       if (op.step === 'prepared') {
         this.setProgress(op, { phase: 'waiting-epoch', error: null });
-        await this.waitEpochSeen(op.stepEpoch, affectedNodes(this.metadata.state()));
+        await this.waitEpochSeen(op.stepEpoch, affectedGroups(this.metadata.state()));
         op = this.current(opId, run);
         if (op === null) return;
         this.setProgress(op, { phase: 'starting' });
@@ -234,7 +246,7 @@ export class OperationDriver {
         if (op === null) return;
       }
       this.setProgress(op, { phase: 'waiting-epoch' });
-      await this.waitEpochSeen(op.stepEpoch, affectedNodes(this.metadata.state()));
+      await this.waitEpochSeen(op.stepEpoch, affectedGroups(this.metadata.state()));
       await this.streamAll(op, run);
       op = this.current(opId, run);
       if (op === null) return;
@@ -252,11 +264,22 @@ export class OperationDriver {
     }
   }
 
-  /** Waits until a majority of `nodes` report an epoch >= `epoch` (asking each via meta.epoch). */
-  async waitEpochSeen(epoch: number, nodes: readonly string[]): Promise<void> {
+  /**
+   * Waits until a majority of every group reports an epoch >= `epoch` (each node is asked with
+   * meta.epoch, which also makes a node that is behind catch up).
+   */
+  async waitEpochSeen(epoch: number, groups: readonly (readonly string[])[]): Promise<void> {
+    const nodes = [...new Set(groups.flat())].sort();
     if (nodes.length === 0) return;
-    const need = Math.floor(nodes.length / 2) + 1;
     const seen = new Set<string>();
+    const short = (): { group: readonly string[]; have: number; need: number } | null => {
+      for (const g of groups) {
+        const need = Math.floor(g.length / 2) + 1;
+        const have = g.filter((id) => seen.has(id)).length;
+        if (have < need) return { group: g, have, need };
+      }
+      return null;
+    };
     const deadline = this.env.monotonic() + this.opts.epochWaitMs;
     for (let round = 0; ; round++) {
       await Promise.all(
@@ -273,21 +296,20 @@ export class OperationDriver {
                 META_EPOCH,
                 { epoch },
                 this.opts.probeTimeoutMs,
-              )) as {
-                epoch?: unknown;
-              };
+              )) as { epoch?: unknown };
               if (typeof r?.epoch === 'number' && r.epoch >= epoch) seen.add(id);
             } catch {
               // Unreachable now; the next round asks again.
             }
           }),
       );
-      if (seen.size >= need) return;
+      const missing = short();
+      if (missing === null) return;
       if (this.env.monotonic() >= deadline) {
         throw new CountError(
           'consistency_unavailable',
-          `only ${seen.size} of ${nodes.length} affected nodes saw epoch ${epoch} (need ${need})`,
-          { details: { seen: [...seen], nodes, epoch } },
+          `only ${missing.have} of ${missing.group.length} affected replicas (${missing.group.join(', ')}) saw epoch ${epoch} (need ${missing.need})`,
+          { details: { seen: [...seen], group: missing.group, epoch } },
         );
       }
       await new Promise<void>((r) => this.env.setTimer(Math.min(1000, 50 * (round + 1)), r));
@@ -321,35 +343,53 @@ export class OperationDriver {
     await Promise.all(Array.from({ length: workers }, () => worker()));
   }
 
+  /** Pulls the range into `task.to` from `task.need` distinct sources (next source on failure). */
   private async streamOne(task: StreamTask): Promise<{ series: number; points: number }> {
     if (task.sources.length === 0) {
       // No surviving replica holds the range (e.g. rf=1 and its owner was removed): nothing to copy.
       return { series: 0, points: 0 };
     }
+    let series = 0;
+    let points = 0;
+    let done = 0;
     let lastError: unknown = null;
-    for (let attempt = 0; attempt < this.opts.streamAttempts; attempt++) {
+    const tries = task.sources.length * this.opts.streamAttempts;
+    const pulled = new Set<string>();
+    for (let attempt = 0; attempt < tries && done < task.need; attempt++) {
       const from = task.sources[attempt % task.sources.length];
+      if (pulled.has(from)) continue;
       try {
-        if (task.to === this.env.nodeId) return await this.stream(task.range, from);
-        const r = (await this.env.net.request(
-          task.to,
-          META_STREAM,
-          { range: task.range, from },
-          this.opts.streamTimeoutMs,
-        )) as { series?: unknown; points?: unknown };
-        return {
-          series: typeof r?.series === 'number' ? r.series : 0,
-          points: typeof r?.points === 'number' ? r.points : 0,
-        };
+        const r = await this.pull(task, from);
+        series = Math.max(series, r.series);
+        points += r.points;
+        pulled.add(from);
+        done++;
       } catch (e) {
         lastError = e;
       }
     }
-    throw new CountError(
-      'consistency_unavailable',
-      `streaming ${task.range.start}..${task.range.end} to ${task.to} failed: ${
-        lastError instanceof Error ? lastError.message : String(lastError)
-      }`,
-    );
+    if (done < task.need) {
+      throw new CountError(
+        'consistency_unavailable',
+        `streaming ${task.range.start}..${task.range.end} to ${task.to}: ${done} of ${task.need} sources succeeded: ${
+          lastError instanceof Error ? lastError.message : String(lastError)
+        }`,
+      );
+    }
+    return { series, points };
+  }
+
+  private async pull(task: StreamTask, from: string): Promise<{ series: number; points: number }> {
+    if (task.to === this.env.nodeId) return this.stream(task.range, from);
+    const r = (await this.env.net.request(
+      task.to,
+      META_STREAM,
+      { range: task.range, from },
+      this.opts.streamTimeoutMs,
+    )) as { series?: unknown; points?: unknown };
+    return {
+      series: typeof r?.series === 'number' ? r.series : 0,
+      points: typeof r?.points === 'number' ? r.points : 0,
+    };
   }
 }

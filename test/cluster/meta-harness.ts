@@ -186,6 +186,8 @@ export interface HarnessOptions {
     from: string,
   ) => Promise<{ series: number; points: number }>;
   epochWaitMs?: number;
+  /** Called once per boot before the node starts (e.g. to give it a data plane). */
+  onBoot?: (node: TestNode) => Promise<void>;
 }
 
 export class MetaCluster {
@@ -228,6 +230,7 @@ export class MetaCluster {
     const service = new MetaService(env, metadata, driver);
     const node: TestNode = { id, env, vfs, metadata, driver, service, epochs: [] };
     metadata.onChange((s) => node.epochs.push(s.epoch));
+    await this.options.onBoot?.(node);
     driver.listen();
     service.listen();
     metadata.start();

@@ -78,7 +78,16 @@ describe('staged operations', () => {
     });
     // A decommissioned node is the first source of its own ranges.
     expect(c.streams.length).toBeGreaterThan(0);
-    expect(c.streams.every((x) => x.from === 'n1')).toBe(true);
+    // Each new replica pulls from a majority of the old ones, the leaving node among them.
+    const pulls = new Map<string, string[]>();
+    for (const x of c.streams) {
+      const k = `${x.node} ${x.range.start}..${x.range.end}`;
+      pulls.set(k, [...(pulls.get(k) ?? []), x.from]);
+    }
+    for (const froms of pulls.values()) {
+      expect(froms[0]).toBe('n1');
+      expect(new Set(froms).size).toBe(2);
+    }
     for (const t of ['0000000000000001', '8000000000000000', 'fffffffffffffff0']) {
       expect(c.get('n4').metadata.ring().readReplicas(t)).not.toContain('n1');
     }
@@ -114,7 +123,8 @@ describe('staged operations', () => {
     await c.waitFor(() => c.get('n1').metadata.state().operation === null);
     const done = await c.until(c.get('n1').service.progress());
     expect(done).toMatchObject({ phase: 'done' });
-    expect(done!.points).toBe(5 * done!.streamsTotal);
+    // Every stream pulled from 2 of the 3 old replicas (a majority), 5 points each.
+    expect(done!.points).toBe(2 * 5 * done!.streamsTotal);
   });
 
   it('an interrupted operation stays locked until it is resumed or cancelled', async () => {
@@ -192,20 +202,35 @@ describe('epochs', () => {
     }
   });
 
-  it('each step waits for a majority of the affected nodes to see the previous epoch', async () => {
+  it('each step waits for a majority of every affected replica group to see the epoch', async () => {
     const c = track(new MetaCluster());
     await threeNodes(c);
+    await c.join('n4', 'n1');
     const n1 = c.get('n1');
+    await c.waitFor(() => n1.metadata.state().operation === null);
     const e = n1.metadata.epoch();
-    await c.until(n1.driver.waitEpochSeen(e, ['n1', 'n2', 'n3']));
+    await c.until(n1.driver.waitEpochSeen(e, [['n1', 'n2', 'n3']]));
     c.net.down.add('n2');
-    await c.until(n1.driver.waitEpochSeen(e, ['n1', 'n2', 'n3']));
+    await c.until(n1.driver.waitEpochSeen(e, [['n1', 'n2', 'n3']]));
+    // Each group needs its own majority: n1 alone cannot speak for the group n2, n3, n4.
     c.net.down.add('n3');
     const err = await c
-      .until(n1.driver.waitEpochSeen(e, ['n1', 'n2', 'n3']))
+      .until(
+        n1.driver.waitEpochSeen(e, [
+          ['n1', 'n4'],
+          ['n2', 'n3', 'n4'],
+        ]),
+      )
       .catch((x: unknown) => x);
     expect(err).toMatchObject({ code: 'consistency_unavailable' });
-    expect((err as Error).message).toContain('only 1 of 3');
+    expect((err as Error).message).toContain('only 1 of 3 affected replicas (n2, n3, n4)');
+    c.net.down.delete('n3');
+    await c.until(
+      n1.driver.waitEpochSeen(e, [
+        ['n1', 'n4'],
+        ['n2', 'n3', 'n4'],
+      ]),
+    );
   });
 
   it('a node restarted from its disk has the state back and rejoins the group', async () => {
