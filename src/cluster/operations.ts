@@ -100,8 +100,8 @@ export function streamPlan(state: ClusterState): StreamTask[] {
 }
 
 /**
- * The replica groups whose view of the epoch matters: per moved range, its old and new
- * replicas (not a node being removed, presumed dead). A step waits for a majority of each.
+ * The replica groups whose view of the epoch matters: per moved range, its old replicas and
+ * its new replicas (not a node being removed, presumed dead). A step waits for a majority of each.
  */
 export function affectedGroups(state: ClusterState): string[][] {
   const op = state.operation;
@@ -109,10 +109,12 @@ export function affectedGroups(state: ClusterState): string[][] {
   const before = Object.values(state.nodes).filter(isOwner);
   const groups = new Map<string, string[]>();
   for (const m of changedRanges(before, ownersAfter(state), state.rf)) {
-    const ids = [...new Set([...m.from, ...m.to])]
-      .filter((id) => !(op.kind === 'remove' && id === op.node))
-      .sort();
-    if (ids.length > 0) groups.set(ids.join(','), ids);
+    // Old and new replicas separately: a majority of the old ones refusing stale coordinators
+    // is what keeps a quorum write under the old ring from being acknowledged.
+    for (const g of [m.from, m.to]) {
+      const ids = g.filter((id) => !(op.kind === 'remove' && id === op.node)).sort();
+      if (ids.length > 0) groups.set(ids.join(','), ids);
+    }
   }
   // The node itself sees every step (a joiner must know it is a write replica).
   if (op.kind !== 'remove') groups.set(op.node, [op.node]);
