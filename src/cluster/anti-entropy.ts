@@ -151,7 +151,10 @@ export class AntiEntropy {
     this.timer = null;
   }
 
-  /** Compares every range this node replicates with each other live replica, once. */
+  /**
+   * Compares each range this node initiates (it is the range's first live replica) with each
+   * other live replica, once.
+   */
   runOnce(window: TimeWindow = ALL_TIME): Promise<void> {
     this.running ??= this.runAll(window).finally(() => {
       this.running = null;
@@ -163,9 +166,14 @@ export class AntiEntropy {
     const self = this.env.nodeId;
     for (const range of this.metadata.ring().ranges()) {
       if (this.closed) return;
-      if (!range.replicas.includes(self)) continue;
-      for (const peer of range.replicas) {
-        if (peer === self || !this.isAlive(peer)) continue;
+      // One initiator per range: its first live replica (repairs go both ways, so one
+      // exchange per pair of replicas is enough).
+      const initiator = range.replicas.find((r) => r === self || this.isAlive(r));
+      if (initiator !== self) continue;
+      const peers = range.replicas.filter((r) => r !== self && this.isAlive(r));
+      // Pairwise exchanges: after the first pass this node holds the union of all replicas;
+      // the second gives it to the peers repaired before the last one.
+      for (const peer of [...peers, ...peers.slice(0, -1)]) {
         try {
           await this.repairRange(range, peer, window);
         } catch {

@@ -101,11 +101,15 @@ describe('anti-entropy', () => {
     const c = await twoReplicas();
     const want = await diverge(c, 7);
     expect((await divergence(c, want)).length).toBeGreaterThan(0);
+    // Each range is initiated by its first live replica: run it on both nodes.
     await c.node('n1').coordinator.antiEntropy.runOnce();
+    await c.node('n2').coordinator.antiEntropy.runOnce();
     expect(await divergence(c, want)).toEqual([]);
-    const totals = c.node('n1').coordinator.antiEntropy.totals;
-    expect(totals.pulled).toBeGreaterThan(0);
-    expect(totals.pushed).toBeGreaterThan(0);
+    for (const id of ['n1', 'n2']) {
+      const totals = c.node(id).coordinator.antiEntropy.totals;
+      expect(totals.pulled).toBeGreaterThan(0);
+      expect(totals.pushed).toBeGreaterThan(0);
+    }
     // A second run finds nothing to do.
     const ranges = Ring.from(c.truth.state).ranges();
     for (const r of ranges) {
@@ -122,9 +126,10 @@ describe('anti-entropy', () => {
     const c = await twoReplicas(['one-way']);
     const want = await diverge(c, 7);
     await c.node('n1').coordinator.antiEntropy.runOnce();
+    await c.node('n2').coordinator.antiEntropy.runOnce();
     const bad = await divergence(c, want);
     expect(bad.some((b) => b.startsWith('n2 '))).toBe(true);
-    expect(bad.some((b) => b.startsWith('n1 '))).toBe(false);
+    expect(bad.some((b) => b.startsWith('n1 '))).toBe(true);
   });
 
   it('repairs only the differing entries of a range and skips peers gossip sees dead', async () => {
