@@ -92,6 +92,7 @@ export class ClusterMetadata implements MetadataView {
   private readonly env: ClusterEnv;
   private readonly opts: MetadataOptions;
   private readonly runtime: RaftRuntime;
+  private readonly store: FileLogStore;
   private readonly machine: ClusterStateMachine;
   private view: ClusterState = EMPTY_CLUSTER_STATE;
   private ringCache: Ring | null = null;
@@ -112,6 +113,7 @@ export class ClusterMetadata implements MetadataView {
     this.hadLog = store.lastIndex() > 0 || store.snapshot().meta.index > 0;
     this.env = env;
     this.opts = opts;
+    this.store = store;
     this.machine = new ClusterStateMachine((s) => this.adopt(s));
     this.runtime = new RaftRuntime({
       config: {
@@ -202,6 +204,8 @@ export class ClusterMetadata implements MetadataView {
     this.runtime.stop();
     for (const w of this.waiters) w.resolve();
     this.waiters.clear();
+    // The runtime ignores a save that fails after stop(); the file is ours to close.
+    await this.store.close().catch(() => {});
   }
 
   // ---- MetadataView -------------------------------------------------------------------------
