@@ -41,6 +41,7 @@ export interface SweepFailure {
 export interface SweepResult {
   readonly seedsRun: number;
   readonly virtualMs: number;
+  /** Time spent running seeds (shrinking excluded). */
   readonly wallMs: number;
   readonly failure: SweepFailure | null;
 }
@@ -69,11 +70,12 @@ export async function sweep(o: SweepOptions): Promise<SweepResult> {
     virtualMs += result.virtualMs;
     o.onSeed?.(result);
     if (result.failure !== null) {
+      const wallMs = performance.now() - started;
       const { schedule, attempts } = await shrinkFailure(result, o);
       return {
         seedsRun,
         virtualMs,
-        wallMs: performance.now() - started,
+        wallMs,
         failure: { result, shrunk: schedule, shrinkReplays: attempts },
       };
     }
