@@ -43,6 +43,19 @@ export interface OperationProgress {
   readonly error: string | null;
 }
 
+/**
+ * Bugs planted on purpose (for the simulator's checkers): pull a moved range from one old
+ * replica only; commit steps without waiting for the affected replicas to see the epoch;
+ * finish without streaming at all.
+ */
+export type OperationBug = 'single-source-stream' | 'skip-epoch-wait' | 'finish-without-stream';
+
+export const OPERATION_BUGS: readonly OperationBug[] = [
+  'single-source-stream',
+  'skip-epoch-wait',
+  'finish-without-stream',
+];
+
 export interface OperationOptions {
   /** Per 'meta.epoch' probe. */
   readonly probeTimeoutMs: number;
@@ -56,6 +69,7 @@ export interface OperationOptions {
   readonly streamAttempts: number;
   /** How often a leader looks for an operation it should take over. */
   readonly watchEveryMs: number;
+  readonly bugs: ReadonlySet<OperationBug>;
 }
 
 export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
@@ -65,6 +79,7 @@ export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
   maxParallelStreams: 4,
   streamAttempts: 3,
   watchEveryMs: 1000,
+  bugs: new Set<OperationBug>(),
 };
 
 interface StreamTask {
@@ -80,7 +95,10 @@ interface StreamTask {
 }
 
 /** The streams an operation needs: each new replica of a moved range pulls from old ones. */
-export function streamPlan(state: ClusterState): StreamTask[] {
+export function streamPlan(
+  state: ClusterState,
+  bugs: ReadonlySet<OperationBug> = new Set(),
+): StreamTask[] {
   const op = state.operation;
   if (op === null) return [];
   const before = Object.values(state.nodes).filter(isOwner);
@@ -91,7 +109,8 @@ export function streamPlan(state: ClusterState): StreamTask[] {
     if (op.kind === 'decommission' && sources.includes(op.node)) {
       sources = [op.node, ...sources.filter((id) => id !== op.node)];
     }
-    const need = Math.min(sources.length, Math.floor(m.from.length / 2) + 1);
+    const majority = Math.floor(m.from.length / 2) + 1;
+    const need = Math.min(sources.length, bugs.has('single-source-stream') ? 1 : majority);
     for (const to of m.to) {
       if (!m.from.includes(to)) tasks.push({ range: m.range, to, sources, need });
     }
@@ -249,7 +268,7 @@ export class OperationDriver {
       }
       this.setProgress(op, { phase: 'waiting-epoch' });
       await this.waitEpochSeen(op.stepEpoch, affectedGroups(this.metadata.state()));
-      await this.streamAll(op, run);
+      if (!this.opts.bugs.has('finish-without-stream')) await this.streamAll(op, run);
       op = this.current(opId, run);
       if (op === null) return;
       this.setProgress(op, { phase: 'finishing' });
@@ -271,6 +290,7 @@ export class OperationDriver {
    * meta.epoch, which also makes a node that is behind catch up).
    */
   async waitEpochSeen(epoch: number, groups: readonly (readonly string[])[]): Promise<void> {
+    if (this.opts.bugs.has('skip-epoch-wait')) return;
     const nodes = [...new Set(groups.flat())].sort();
     if (nodes.length === 0) return;
     const seen = new Set<string>();
@@ -319,7 +339,7 @@ export class OperationDriver {
   }
 
   private async streamAll(op: PendingOperation, run: { aborted: boolean }): Promise<void> {
-    const tasks = streamPlan(this.metadata.state());
+    const tasks = streamPlan(this.metadata.state(), this.opts.bugs);
     this.setProgress(op, {
       phase: 'streaming',
       streamsDone: 0,

@@ -3,7 +3,11 @@ import type { RangeBounds } from '../../src/cluster/cluster-state.js';
 import { requestJoin } from '../../src/cluster/join-client.js';
 import { MetaService } from '../../src/cluster/meta-service.js';
 import { ClusterMetadata } from '../../src/cluster/metadata.js';
-import { OperationDriver, type StreamRange } from '../../src/cluster/operations.js';
+import {
+  type OperationBug,
+  OperationDriver,
+  type StreamRange,
+} from '../../src/cluster/operations.js';
 import type { ClusterEnv, PeerNetwork } from '../../src/env/cluster-env.js';
 import type { TimerHandle } from '../../src/env/env.js';
 import { CountError } from '../../src/model/errors.js';
@@ -186,6 +190,7 @@ export interface HarnessOptions {
     from: string,
   ) => Promise<{ series: number; points: number }>;
   epochWaitMs?: number;
+  bugs?: OperationBug[];
   /** Called once per boot before the node starts (e.g. to give it a data plane). */
   onBoot?: (node: TestNode) => Promise<void>;
 }
@@ -226,6 +231,7 @@ export class MetaCluster {
     };
     const driver = new OperationDriver(env, metadata, stream, {
       epochWaitMs: this.options.epochWaitMs ?? 5000,
+      bugs: new Set(this.options.bugs ?? []),
     });
     const service = new MetaService(env, metadata, driver);
     const node: TestNode = { id, env, vfs, metadata, driver, service, epochs: [] };
