@@ -81,9 +81,12 @@ export class HintedHandoff {
   }
 
   /** Drops the hints of a node that left the cluster: nobody will take them. */
-  async discard(target: string): Promise<void> {
-    const store = await this.opening;
-    if (store.pending(target) > 0) await store.discard(target);
+  discard(target: string): Promise<void> {
+    return this.track(
+      this.opening.then(async (store) => {
+        if (store.pending(target) > 0) await store.discard(target);
+      }),
+    );
   }
 
   /** Waits for the hint writes and replays started so far (tests, shutdown). */

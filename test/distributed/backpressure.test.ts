@@ -3,7 +3,7 @@ import { InFlightLimit } from '../../src/distributed/admission.js';
 import { buildHttpServer } from '../../src/server/http-server.js';
 import { createRootLogger, parseLogLevels } from '../../src/server/logger.js';
 import { ServerMetrics } from '../../src/server/metrics.js';
-import { batchOf, NOW, TestCluster } from './test-cluster.js';
+import { batchOf, NOW, TestCluster, waitFor } from './test-cluster.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -56,7 +56,7 @@ describe('backpressure', () => {
     try {
       const url = `/query/range/q?start=0&end=${NOW + 1}&consistency=all`;
       const slow = server.app.inject({ method: 'GET', url });
-      await new Promise((r) => setTimeout(r, 20));
+      await waitFor(() => n1.coordinator.limit.current === 1, 'the first read to hold the slot');
       const refused = await server.app.inject({ method: 'GET', url });
       expect(refused.statusCode).toBe(429);
       expect(refused.headers['retry-after']).toBe('1');

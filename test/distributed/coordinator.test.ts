@@ -58,8 +58,8 @@ describe('coordinator', () => {
     cluster.truth.state = left;
     cluster.node('n1').metadata.apply(left);
     await cluster.settle();
-    await new Promise((r) => setTimeout(r, 10));
     expect(cluster.node('n1').coordinator.handoff.pending('n3')).toBe(0);
+    expect(await cluster.node('n1').vfs.list('hints')).toEqual([]);
   });
 
   it('reads and queries from a stale coordinator are refused by replicas ahead, then retried', async () => {

@@ -244,3 +244,16 @@ export async function localPoints(node: TestNode, series: string): Promise<[numb
   const s = await node.engine.readRange(series, 0, 2 ** 53);
   return Array.from(s.timestamps, (t, i) => [t, s.values[i]]);
 }
+
+/** Polls `condition` until it holds (a readiness wait, not a sleep); fails after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await condition())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
