@@ -5,6 +5,7 @@ export { applyConfChange, decodeConfChange, encodeConfChange } from './conf-chan
 export { isRaftError, RaftError } from './errors.js';
 export { FileLogStore, type FileLogStoreOptions } from './file-log-store.js';
 export { MemoryLogStore } from './memory-log-store.js';
+export { isWellFormedMessage } from './message-shape.js';
 export { RaftCore } from './raft.js';
 export { RaftRuntime } from './runtime.js';
 export * from './types.js';
