@@ -568,18 +568,23 @@ describe('HTTP API: back-pressure and shutdown', () => {
     const gate = new Promise<void>((res) => {
       release = res;
     });
+    let entered!: () => void;
+    const firstInside = new Promise<void>((res) => {
+      entered = res;
+    });
     const h = await harness({
       maxInflightWrites: 1,
       wrap: (s) => ({
         ...delegate(s),
         write: async (batch: PointBatch, c: Consistency): Promise<WriteOutcome> => {
+          entered();
           await gate;
           return s.write(batch, c);
         },
       }),
     });
     const first = call(h, 'POST', '/write?precision=ms', `m v=1 ${T0}`);
-    await new Promise((res) => setTimeout(res, 20));
+    await firstInside;
     const second = await call(h, 'POST', '/write?precision=ms', `m v=2 ${T0 + 1}`);
     expectError(second, 429, 'overloaded');
     expect(second.headers['retry-after']).toBe('1');
