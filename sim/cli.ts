@@ -99,8 +99,8 @@ async function main(argv: string[]): Promise<number> {
     return (e as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
   const o = program.opts<CliOptions>();
-  if (o.nodes < 1 || o.nodes > 9) {
-    console.error('--nodes must be between 1 and 9');
+  if (o.nodes < 2 || o.nodes > 9) {
+    console.error('--nodes must be between 2 and 9');
     return 2;
   }
   const modes = [o.seed !== undefined && o.soak !== true, o.seeds !== undefined, o.soak === true];

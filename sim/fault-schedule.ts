@@ -90,7 +90,7 @@ export function generateFaultSchedule(seed: number, options: FaultScheduleOption
   while (t < endMs && events.length < MAX_FAULTS) {
     const at = Math.round(t);
     const roll = random.next();
-    if (roll < 0.25) {
+    if (roll < 0.25 && nodes.length >= 2) {
       const shape = random.pick(PARTITION_SHAPES);
       const partition = makePartition(shape, nodes, random);
       events.push({ at, kind: 'partition', partition });
