@@ -47,6 +47,8 @@ class AdminClient {
   constructor(
     servers: string,
     private readonly timeoutMs: number,
+    private readonly sleep: (ms: number) => Promise<void>,
+    private readonly retries = 3,
   ) {
     this.servers = servers
       .split(',')
@@ -56,8 +58,27 @@ class AdminClient {
     if (this.servers.length === 0) throw new ControlError(3, 'error: --server names no server');
   }
 
+  /**
+   * One request, to the first server that answers. A node that has left the cluster sends us
+   * to the next server; 503/429 answers the server marks retryable (no metadata leader during
+   * an election, overload) are retried a few times with backoff (changes are idempotent).
+   */
   async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.callOnce(method, path, body);
+      } catch (e) {
+        if (!(e instanceof RetryableAnswer) || attempt >= this.retries) {
+          throw e instanceof RetryableAnswer ? e.error : e;
+        }
+        await this.sleep(500 * 2 ** attempt);
+      }
+    }
+  }
+
+  private async callOnce(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const failures: string[] = [];
+    let refusal: ControlError | null = null;
     for (let i = 0; i < this.servers.length; i++) {
       const k = (this.preferred + i) % this.servers.length;
       const url = `${this.servers[k]}${path}`;
@@ -74,7 +95,6 @@ class AdminClient {
         failures.push(`${this.servers[k]} (${describeFetchError(e)})`);
         continue;
       }
-      this.preferred = k;
       const text = await res.text();
       let parsed: unknown = null;
       try {
@@ -82,19 +102,51 @@ class AdminClient {
       } catch {
         parsed = null;
       }
-      if (!res.ok) {
-        const e = (parsed as { error?: { code?: string; message?: string } } | null)?.error;
-        if (res.status === 404 && e === undefined) {
-          throw new ControlError(1, `error: ${this.servers[k]} is not a cluster node (no ${path})`);
-        }
-        throw new ControlError(
-          1,
-          `error: ${e?.code ?? `http_${res.status}`}: ${e?.message ?? (text || res.statusText)}`,
-        );
+      if (res.ok) {
+        this.preferred = k;
+        return parsed;
       }
-      return parsed;
+      const e = (parsed as { error?: ErrorBody } | null)?.error;
+      if (res.status === 404 && e === undefined) {
+        throw new ControlError(1, `error: ${this.servers[k]} is not a cluster node (no ${path})`);
+      }
+      const error = new ControlError(
+        1,
+        `error: ${e?.code ?? `http_${res.status}`}: ${e?.message ?? (text || res.statusText)}`,
+      );
+      if (e?.details?.reason === 'left') {
+        refusal = error;
+        continue;
+      }
+      this.preferred = k;
+      if (res.status === 503 || res.status === 429) {
+        if (e?.code !== undefined && RETRYABLE.has(e.code)) throw new RetryableAnswer(error);
+      }
+      throw error;
     }
+    if (refusal !== null) throw refusal;
     throw new ControlError(2, `error: no node answered: ${failures.join('; ')}`);
+  }
+}
+
+interface ErrorBody {
+  code?: string;
+  message?: string;
+  details?: { reason?: string };
+}
+
+/** Codes the server marks retryable (src/model/errors.ts). */
+const RETRYABLE = new Set([
+  'consistency_unavailable',
+  'overloaded',
+  'shutting_down',
+  'stale_epoch',
+  'memory_limit_exceeded',
+]);
+
+class RetryableAnswer extends Error {
+  constructor(readonly error: ControlError) {
+    super(error.message);
   }
 }
 
@@ -245,7 +297,7 @@ export async function runCountctl(argv: readonly string[], io: CountctlIo): Prom
     const ms = Number(globals().timeout);
     if (!Number.isFinite(ms) || ms <= 0)
       throw new ControlError(3, 'error: --timeout must be a positive number');
-    return new AdminClient(globals().server, ms);
+    return new AdminClient(globals().server, ms, io.sleep);
   };
   const print = (value: unknown, text: () => string): void => {
     io.out(`${globals().json ? JSON.stringify(value, null, 2) : text()}\n`);

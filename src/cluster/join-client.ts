@@ -51,8 +51,9 @@ export async function requestJoin(
       return reply;
     } catch (e) {
       lastError = e;
-      // A refusal (conflict, bad id) will not change by asking again.
-      if (e instanceof CountError && !e.retryable) throw e;
+      // A refusal (conflict, bad id) will not change by asking again; a seed that has left
+      // the cluster just cannot help, so the next seed is asked.
+      if (e instanceof CountError && !e.retryable && e.details?.reason !== 'left') throw e;
     } finally {
       env.net.removePeer(pid);
     }

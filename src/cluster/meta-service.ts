@@ -182,6 +182,14 @@ export class MetaService {
     forwarded: boolean,
     local: () => Promise<T>,
   ): Promise<T> {
+    // A node that has left is out of the Raft group: what it knows of the leader is stale.
+    if (this.metadata.state().nodes[this.env.nodeId]?.state === 'left') {
+      throw new CountError(
+        'conflict',
+        `node ${this.env.nodeId} has left the cluster; ask a member`,
+        { details: { reason: 'left' } },
+      );
+    }
     const deadline = this.env.monotonic() + this.opts.leaderWaitMs;
     for (let round = 1; ; round++) {
       if (this.metadata.isLeader()) return local();

@@ -27,6 +27,22 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+async function runCountctlAt(
+  servers: string,
+  ...argv: string[]
+): Promise<{ code: number; err: string }> {
+  let err = '';
+  const code = await runCountctl(['--server', servers, ...argv], {
+    out: () => {},
+    err: (t) => {
+      err += t;
+    },
+    tty: false,
+    sleep: async () => {},
+  });
+  return { code, err };
+}
+
 async function ctl(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
@@ -163,6 +179,26 @@ describe('countctl', () => {
     expect(r.err).toMatch(/^decommission n4: [a-z-]+ \[[#.]+\] \d+\/\d+$/m);
     expect(r.out).toMatch(/decommission n4: finished at epoch \d+/);
     expect(cluster.get('n1').metadata.state().nodes.n4.state).toBe('left');
+    // A node that left sends countctl on to the next server.
+    const n4 = cluster.get('n4');
+    await cluster.waitFor(() => n4.metadata.state().nodes.n4.state === 'left');
+    const leftApp = Fastify();
+    await registerAdminRoutes(leftApp, {
+      nodeId: 'n4',
+      metadata: n4.metadata,
+      service: n4.service,
+      gossip: null,
+    });
+    const leftUrl = await leftApp.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const alone = await runCountctlAt(leftUrl, 'cancel');
+      expect(alone.code).toBe(1);
+      expect(alone.err).toContain('error: conflict: node n4 has left the cluster; ask a member');
+      const next = await runCountctlAt(`${leftUrl},${url}`, 'cancel');
+      expect(next.err).toContain('error: conflict: no operation is in flight');
+    } finally {
+      await leftApp.close();
+    }
   });
 
   it('raft transfer-leader moves the metadata leadership', async () => {
