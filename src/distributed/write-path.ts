@@ -119,8 +119,8 @@ export class WritePath {
 
   /**
    * Resolves once `required` replicas acknowledged or every replica answered. `retryStale`:
-   * a stale_epoch refusal makes the caller re-plan (no hint); on the last attempt it counts as
-   * a failure and is hinted.
+   * a stale_epoch refusal before that makes the caller re-plan (no hint); on the last attempt,
+   * or after the group was answered, it counts as a failure and is hinted.
    */
   private writeGroup(g: WriteGroup, level: Consistency, retryStale: boolean): Promise<GroupResult> {
     const replicas = [...g.owners, ...g.pending];
@@ -135,8 +135,12 @@ export class WritePath {
     };
     return new Promise((resolve) => {
       let settled = 0;
+      let answered = false;
       const done = () => {
-        if (result.acks >= required || settled === replicas.length) resolve(result);
+        if (result.acks >= required || settled === replicas.length) {
+          answered = true;
+          resolve(result);
+        }
       };
       for (const r of replicas) {
         const send =
@@ -149,7 +153,9 @@ export class WritePath {
               result.acks++;
             },
             (e: unknown) => {
-              if (retryStale && staleEpochOf(e) !== undefined) {
+              if (retryStale && !answered && staleEpochOf(e) !== undefined) {
+                // Re-planned by the caller. (After the answer went out nobody re-plans: the
+                // refusing replica is hinted below like any other.)
                 result.stale = true;
               } else if (
                 e instanceof CountError &&

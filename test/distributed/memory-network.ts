@@ -16,6 +16,7 @@ export class MemoryNetwork {
   private readonly down = new Set<string>();
   private readonly hung = new Set<string>();
   private readonly cuts = new Set<string>();
+  private readonly delays = new Map<string, number>();
   private readonly packr = new Packr({ useRecords: false });
   /** Requests per channel, for assertions. */
   readonly requests = new Map<string, number>();
@@ -44,6 +45,11 @@ export class MemoryNetwork {
   setHung(id: string, hung: boolean): void {
     if (hung) this.hung.add(id);
     else this.hung.delete(id);
+  }
+
+  /** Requests to `id` are handled `ms` late (a slow node). */
+  setDelay(id: string, ms: number): void {
+    this.delays.set(id, ms);
   }
 
   partition(a: string, b: string): void {
@@ -95,7 +101,9 @@ export class MemoryNetwork {
         timeoutMs,
       );
       if (this.hung.has(to)) return;
-      setImmediate(async () => {
+      const delay = this.delays.get(to) ?? 0;
+      const later = (fn: () => void) => (delay > 0 ? setTimeout(fn, delay) : setImmediate(fn));
+      later(async () => {
         const handler = this.handlers.get(to)?.get(channel);
         try {
           if (handler === undefined) throw new Error(`no handler for channel ${channel}`);

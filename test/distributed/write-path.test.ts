@@ -145,6 +145,21 @@ describe('replicated writes', () => {
     expect(n1.coordinator.handoff.pending('n2') + n1.coordinator.handoff.pending('n3')).toBe(0);
   });
 
+  it('hints a replica whose stale_epoch refusal arrives after the write was answered', async () => {
+    cluster = await TestCluster.start(3, 3);
+    const next = { ...cluster.truth.state, epoch: 2 };
+    cluster.truth.state = next;
+    cluster.node('n2').metadata.state = next;
+    cluster.net.setDelay('n2', 100);
+    const n1 = cluster.node('n1');
+    const out = await n1.coordinator.write(batchOf([['late{a="1"}', NOW, 1]]), 'quorum');
+    expect(out.acknowledged).toBe(2);
+    await waitFor(() => n1.coordinator.handoff.pending('n2') === 1, 'a hint for n2');
+    cluster.net.setDelay('n2', 0);
+    expect(await n1.coordinator.handoff.replay('n2')).toBe(1);
+    expect(await localPoints(cluster.node('n2'), 'late{a="1"}')).toEqual([[NOW, 1]]);
+  });
+
   it('propagates a refusal of the batch itself (timestamp out of window) as that error', async () => {
     cluster = await TestCluster.start(3, 3);
     const err = await cluster
