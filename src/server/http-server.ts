@@ -43,6 +43,11 @@ export interface HttpServerOptions {
   now?: () => number;
   /** Raw points one response may carry (default MAX_RESPONSE_POINTS). */
   maxResponsePoints?: number;
+  /**
+   * More routes (e.g. the cluster's registerAdminRoutes), added before the server is ready so
+   * they share the error shape, metrics, body handling and shutdown behaviour.
+   */
+  extraRoutes?: (app: FastifyInstance) => Promise<void> | void;
 }
 
 export interface CountHttpServer {
@@ -276,6 +281,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
     ),
   );
 
+  if (options.extraRoutes !== undefined) await options.extraRoutes(app);
   await app.ready();
   return {
     app,

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { gzipSync } from 'node:zlib';
+import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/env/env.js';
 import type { PointBatch } from '../../src/model/batch.js';
@@ -41,6 +42,7 @@ async function harness(
     bodyLimitBytes?: number;
     maxInflightWrites?: number;
     maxResponsePoints?: number;
+    extraRoutes?: (app: FastifyInstance) => void;
     wrap?: (s: DataService) => DataService;
   } = {},
 ): Promise<Harness> {
@@ -57,6 +59,7 @@ async function harness(
     maxInflightWrites: options.maxInflightWrites ?? 64,
     now: () => NOW,
     maxResponsePoints: options.maxResponsePoints,
+    extraRoutes: options.extraRoutes,
   });
   const h = { server, engine, service };
   open.push(h);
@@ -590,6 +593,21 @@ describe('HTTP API: back-pressure and shutdown', () => {
     expect(second.headers['retry-after']).toBe('1');
     release();
     expect((await first).status).toBe(204);
+  });
+
+  it('serves extra routes (the cluster admin API) with the same error shape and metrics', async () => {
+    const h = await harness({
+      extraRoutes: (app) => {
+        app.get('/admin/cluster/ping', async () => ({ pong: true }));
+        app.get('/admin/cluster/fail', async () => {
+          throw new CountError('conflict', 'an operation is already running');
+        });
+      },
+    });
+    expect((await call(h, 'GET', '/admin/cluster/ping')).json()).toEqual({ pong: true });
+    expectError(await call(h, 'GET', '/admin/cluster/fail'), 409, 'conflict');
+    const m = await call(h, 'GET', '/metrics');
+    expect(m.body).toContain('route="/admin/cluster/ping",status="200"');
   });
 
   it('answers 503 shutting_down once shutdown began', async () => {
