@@ -45,8 +45,10 @@ export interface ReplicaServiceOptions {
 
 /**
  * The replica side of the data plane: handlers of the 'data.*' requests other coordinators
- * send. Writes check the epoch (a coordinator behind this node is refused with stale_epoch so it
- * catches up and re-plans); reads, queries and streams serve from the local engine.
+ * send, served from the local engine. Writes, reads and queries refuse a coordinator behind
+ * this node (stale_epoch with this node's epoch, so it catches up and re-plans); repair writes
+ * and streams are served at any epoch (their data belongs here either way). Every handler runs
+ * inside the in-flight bound.
  */
 export class ReplicaService {
   readonly limit: InFlightLimit;
