@@ -95,12 +95,14 @@ export class SimNetwork<M extends Packet> {
   send(message: M): void {
     this.sent++;
     const now = this.scheduler.now;
+    // Described once: the same line names the packet at send, delivery and drop.
+    const line = this.describe(message);
     if (!this.connected(message.from, message.to)) {
-      this.drop(message, 'partitioned');
+      this.drop(line, 'partitioned');
       return;
     }
     if (this.random.chance(this.faults.dropRate)) {
-      this.drop(message, 'lost');
+      this.drop(line, 'lost');
       return;
     }
     const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
@@ -108,8 +110,8 @@ export class SimNetwork<M extends Packet> {
       const delay = this.delay();
       assert(this.inFlight < this.maxInFlight, 'SimNetwork: too many packets in flight');
       this.inFlight++;
-      this.trace.record(now, 'send', `${this.describe(message)} +${delay}${c > 0 ? ' dup' : ''}`);
-      this.scheduler.schedule(delay, () => this.deliver(message));
+      this.trace.record(now, 'send', `${line} +${delay}${c > 0 ? ' dup' : ''}`);
+      this.scheduler.schedule(delay, () => this.deliver(message, line));
     }
   }
 
@@ -119,25 +121,25 @@ export class SimNetwork<M extends Packet> {
     return this.random.int(f.minDelayMs, f.maxDelayMs);
   }
 
-  private deliver(message: M): void {
+  private deliver(message: M, line: string): void {
     this.inFlight--;
     if (!this.connected(message.from, message.to)) {
-      this.drop(message, 'partitioned');
+      this.drop(line, 'partitioned');
       return;
     }
     const handler = this.handlers[this.slot(message.to)];
     if (handler === undefined) {
-      this.drop(message, 'down');
+      this.drop(line, 'down');
       return;
     }
     this.delivered++;
-    this.trace.record(this.scheduler.now, 'deliver', this.describe(message));
+    this.trace.record(this.scheduler.now, 'deliver', line);
     handler(message);
   }
 
-  private drop(message: M, why: string): void {
+  private drop(line: string, why: string): void {
     this.dropped++;
-    this.trace.record(this.scheduler.now, 'drop', `${this.describe(message)} ${why}`);
+    this.trace.record(this.scheduler.now, 'drop', `${line} ${why}`);
   }
 
   private slot(node: string): number {

@@ -31,7 +31,8 @@ export class Trace {
   }
 
   private flush(): void {
-    this.hash.update(this.pending);
+    // Lines are ASCII-safe JSON and node ids; latin1 skips the UTF-8 encoder.
+    this.hash.update(this.pending, 'latin1');
     this.pending = '';
   }
 

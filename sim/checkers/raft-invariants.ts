@@ -257,8 +257,16 @@ export class RaftInvariants {
   }
 }
 
+/** Entry objects are shared by the nodes that received them: identities are computed once. */
+const identities = new WeakMap<Entry, string>();
+
 function identity(e: Entry): string {
-  return `${e.term}/${e.type}/${Buffer.from(e.data).toString('latin1')}`;
+  let id = identities.get(e);
+  if (id === undefined) {
+    id = `${e.term}/${e.type}/${Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength).toString('latin1')}`;
+    identities.set(e, id);
+  }
+  return id;
 }
 
 function describe(id: string): string {
