@@ -79,6 +79,7 @@ async function main(): Promise<void> {
     nodeId: config.nodeId,
     bodyLimitBytes: config.bodyLimitBytes,
     maxInflightWrites: config.maxInflightWrites,
+    maxInflightQueries: config.maxInflightQueries,
   });
   warnAboutClusterFlags(config, log);
 
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
       headMemoryLimitBytes: config.headMemoryLimitBytes,
       retentionMs: config.retentionMs,
       maxInflightWrites: config.maxInflightWrites,
+      maxInflightQueries: config.maxInflightQueries,
     },
     'listening',
   );

@@ -30,6 +30,7 @@ export interface ServerConfig {
   bodyLimitBytes: number;
   headMemoryLimitBytes: number;
   maxInflightWrites: number;
+  maxInflightQueries: number;
   shutdownTimeoutMs: number;
 }
 
@@ -158,6 +159,14 @@ export function parseServerConfig(
     )
     .addOption(
       new Option(
+        '--max-inflight-queries <n>',
+        'concurrent range reads, aggregates and queries; more get 429 overloaded with Retry-After',
+      )
+        .default(32)
+        .argParser(wrap((t) => parseIntegerIn(t, 1, 100_000))),
+    )
+    .addOption(
+      new Option(
         '--shutdown-timeout <duration>',
         'on SIGTERM, how long in-flight requests may take before the server exits anyway',
       )
@@ -206,6 +215,7 @@ export function parseServerConfig(
     bodyLimitBytes: o.bodyLimit,
     headMemoryLimitBytes: o.headMemoryLimit,
     maxInflightWrites: o.maxInflightWrites,
+    maxInflightQueries: o.maxInflightQueries,
     shutdownTimeoutMs: o.shutdownTimeout,
   };
 }

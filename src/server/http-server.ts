@@ -6,6 +6,7 @@ import { CountError } from '../model/errors.js';
 import { canonicalSeriesKey } from '../model/series.js';
 import { aggregate, parseAggregateFn, parseQuantile, parseStep } from '../query/aggregate.js';
 import { parseQueryRequest, type QueryResult } from '../query/execute.js';
+import { Admission } from './admission.js';
 import { readRequestBody } from './body.js';
 import type { DataService, PartialInfo } from './data-service.js';
 import { errorReply, toCountError } from './error-reply.js';
@@ -39,6 +40,8 @@ export interface HttpServerOptions {
   bodyLimitBytes: number;
   /** Concurrent write requests admitted; more get 429 overloaded. */
   maxInflightWrites: number;
+  /** Concurrent reads and queries admitted (default 32); more get 429 overloaded. */
+  maxInflightQueries?: number;
   /** Server clock (ms) for line protocol points without a timestamp. */
   now?: () => number;
   /** Raw points one response may carry (default MAX_RESPONSE_POINTS). */
@@ -69,7 +72,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
   const now = options.now ?? Date.now;
   const maxResponsePoints = options.maxResponsePoints ?? MAX_RESPONSE_POINTS;
   let closing = false;
-  let inflightWrites = 0;
+  const writes = new Admission('writes', options.maxInflightWrites, (n) =>
+    metrics.inflight.set({ kind: 'write' }, n),
+  );
+  const queries = new Admission('queries', options.maxInflightQueries ?? 32, (n) =>
+    metrics.inflight.set({ kind: 'query' }, n),
+  );
   const keyCache = new SeriesKeyCache(influxSeriesKey);
 
   const app = Fastify({
@@ -153,23 +161,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
   /** Admission and accounting shared by both write routes. */
   async function write(batch: PointBatch, query: QueryParams, protocol: string): Promise<number> {
     const consistency = parseConsistency(query.consistency);
-    if (inflightWrites >= options.maxInflightWrites) {
-      throw new CountError(
-        'overloaded',
-        `too many concurrent writes (${inflightWrites}); retry shortly`,
-        { retryAfterSeconds: 1 },
-      );
-    }
-    inflightWrites++;
-    metrics.inflightWrites.set(inflightWrites);
-    try {
-      const outcome = await service.write(batch, consistency);
-      metrics.pointsIngested.inc({ protocol }, outcome.written);
-      return outcome.written;
-    } finally {
-      inflightWrites--;
-      metrics.inflightWrites.set(inflightWrites);
-    }
+    const outcome = await writes.run(() => service.write(batch, consistency));
+    metrics.pointsIngested.inc({ protocol }, outcome.written);
+    return outcome.written;
   }
 
   app.post('/insert', async (request: FastifyRequest<{ Querystring: QueryParams }>, reply) => {
@@ -202,7 +196,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
       const { start, end } = parseTimeRange(request.query);
       const consistency = parseConsistency(request.query.consistency);
       const policy = parsePartialPolicy(request.query.partial);
-      const read = await service.readRange(series, start, end, consistency);
+      const read = await queries.run(() => service.readRange(series, start, end, consistency));
       if (!read.found) throw seriesNotFound(series);
       checkPartial(read, policy);
       checkResponsePoints(read.points.timestamps.length, maxResponsePoints);
@@ -227,7 +221,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
       const step = q.step === undefined || q.step === '' ? undefined : parseStep(q.step, 'step');
       const consistency = parseConsistency(q.consistency);
       const policy = parsePartialPolicy(q.partial);
-      const read = await service.readRange(series, start, end, consistency);
+      const read = await queries.run(() => service.readRange(series, start, end, consistency));
       if (!read.found) throw seriesNotFound(series);
       checkPartial(read, policy);
       const buckets = aggregate([read.points], { fn, start, end, step, q: quantile });
@@ -242,7 +236,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
     const req = parseQueryRequest(parseJsonBody(request.body as Buffer | undefined));
     const consistency = parseConsistency(request.query.consistency);
     const policy = parsePartialPolicy(request.query.partial);
-    const outcome = await service.query(req, consistency);
+    const outcome = await queries.run(() => service.query(req, consistency));
     checkPartial(outcome, policy);
     let points = 0;
     for (const r of outcome.results) if ('points' in r) points += r.points.timestamps.length;

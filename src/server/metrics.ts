@@ -13,7 +13,7 @@ export class ServerMetrics {
   readonly httpDuration: Histogram<'route'>;
   readonly queryDuration: Histogram<'kind'>;
   readonly walFsyncDuration: Histogram;
-  readonly inflightWrites: Gauge;
+  readonly inflight: Gauge<'kind'>;
 
   constructor(stats: () => EngineStats | undefined, labels: { nodeId: string }) {
     const registers = [this.registry];
@@ -51,9 +51,10 @@ export class ServerMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
-    this.inflightWrites = new Gauge({
-      name: 'count_inflight_write_requests',
-      help: 'Write requests being processed now.',
+    this.inflight = new Gauge({
+      name: 'count_inflight_requests',
+      help: 'Write and query requests being processed now, by kind.',
+      labelNames: ['kind'],
       registers,
     });
     const gauge = (name: string, help: string, pick: (s: EngineStats) => number) =>

@@ -89,6 +89,8 @@ describe('count-server configuration', () => {
       '2h',
       '--max-inflight-writes',
       '8',
+      '--max-inflight-queries',
+      '4',
       '--shutdown-timeout',
       '5s',
     ]);
@@ -101,6 +103,7 @@ describe('count-server configuration', () => {
       logLevels: { level: 'warn', modules: { http: 'debug' } },
       outOfOrderWindowMs: 7_200_000,
       maxInflightWrites: 8,
+      maxInflightQueries: 4,
       shutdownTimeoutMs: 5000,
     });
   });
@@ -177,6 +180,7 @@ describe('count-server configuration', () => {
       '--body-limit',
       '--head-memory-limit',
       '--max-inflight-writes',
+      '--max-inflight-queries',
       '--shutdown-timeout',
       'NODE_ID',
       'BIND_ADDRESS',

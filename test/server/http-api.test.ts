@@ -41,6 +41,7 @@ async function harness(
   options: {
     bodyLimitBytes?: number;
     maxInflightWrites?: number;
+    maxInflightQueries?: number;
     maxResponsePoints?: number;
     extraRoutes?: (app: FastifyInstance) => void;
     wrap?: (s: DataService) => DataService;
@@ -57,6 +58,7 @@ async function harness(
     nodeId: 't1',
     bodyLimitBytes: options.bodyLimitBytes ?? 1024 * 1024,
     maxInflightWrites: options.maxInflightWrites ?? 64,
+    maxInflightQueries: options.maxInflightQueries,
     now: () => NOW,
     maxResponsePoints: options.maxResponsePoints,
     extraRoutes: options.extraRoutes,
@@ -593,6 +595,38 @@ describe('HTTP API: back-pressure and shutdown', () => {
     expect(second.headers['retry-after']).toBe('1');
     release();
     expect((await first).status).toBe(204);
+  });
+
+  it('answers 429 overloaded past the in-flight query bound', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((res) => {
+      release = res;
+    });
+    let entered!: () => void;
+    const firstInside = new Promise<void>((res) => {
+      entered = res;
+    });
+    const h = await harness({
+      maxInflightQueries: 1,
+      wrap: (s) => ({
+        ...delegate(s),
+        readRange: async (series, start, end, c) => {
+          entered();
+          await gate;
+          return s.readRange(series, start, end, c);
+        },
+      }),
+    });
+    await call(h, 'POST', '/insert', { series: 'm', timestamp: T0, value: 1 });
+    const first = range(h, 'm');
+    await firstInside;
+    const second = await call(h, 'POST', '/query', { select: 'm', start: 0, end: T0 + 1 });
+    expectError(second, 429, 'overloaded');
+    expect(second.headers['retry-after']).toBe('1');
+    release();
+    expect((await first).json().points).toEqual([{ timestamp: T0, value: 1 }]);
+    const m = await call(h, 'GET', '/metrics');
+    expect(m.body).toContain('count_inflight_requests{kind="query",node="t1"} 0');
   });
 
   it('serves extra routes (the cluster admin API) with the same error shape and metrics', async () => {
