@@ -40,6 +40,8 @@ export interface MetadataView {
 
 export const RAFT_CHANNEL = 'raft';
 const MAX_EPOCH_WAITERS = 1024;
+/** A meta.epoch probe answers within about this long (the prober asks again if still behind). */
+const EPOCH_PROBE_CATCH_UP_MS = 300;
 /** Request: {} -> encoded ClusterState bytes (the sender's view). */
 export const META_STATE = 'meta.state';
 /** Request: { epoch } -> { epoch }: the receiver's epoch, after trying to catch up to `epoch`. */
@@ -188,7 +190,7 @@ export class ClusterMetadata implements MetadataView {
       const want = (payload as { epoch?: unknown } | null)?.epoch;
       if (typeof want === 'number' && want > this.view.epoch) {
         // Behind the asker: try briefly to catch up, then answer with what we have.
-        await this.catchUpWithin(want, from, this.opts.requestTimeoutMs).catch(() => {});
+        await this.catchUpWithin(want, from, EPOCH_PROBE_CATCH_UP_MS).catch(() => {});
       }
       return { epoch: this.view.epoch };
     });

@@ -57,7 +57,10 @@ export const OPERATION_BUGS: readonly OperationBug[] = [
 ];
 
 export interface OperationOptions {
-  /** Per 'meta.epoch' probe. */
+  /**
+   * Per 'meta.epoch' probe; short because a lost probe is simply asked again (the first probe
+   * of a joiner often dies with the connection it used to reach its seed).
+   */
   readonly probeTimeoutMs: number;
   /** How long a step waits for a quorum of affected replicas to see the previous epoch. */
   readonly epochWaitMs: number;
@@ -73,7 +76,7 @@ export interface OperationOptions {
 }
 
 export const DEFAULT_OPERATION_OPTIONS: OperationOptions = {
-  probeTimeoutMs: 1000,
+  probeTimeoutMs: 250,
   epochWaitMs: 30_000,
   streamTimeoutMs: 10 * 60_000,
   maxParallelStreams: 4,
