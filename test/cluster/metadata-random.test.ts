@@ -113,7 +113,7 @@ async function run(seed: number): Promise<void> {
 }
 
 describe('metadata under random faults', () => {
-  for (const seed of (process.env.META_SEEDS ?? "1,2,3,4").split(",").map(Number)) {
+  for (const seed of (process.env.META_SEEDS ?? '1,2,3,4').split(',').map(Number)) {
     it(`seed ${seed}`, async () => {
       await run(seed);
     });
