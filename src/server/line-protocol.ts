@@ -492,30 +492,32 @@ function parseTimestamp(input: Buffer, start: number, end: number, drop: number)
     negative = true;
     i++;
   }
-  const digitsStart = i;
+  if (i === end) throw new LineError('invalid timestamp', 'invalid_timestamp');
+  // One pass: validate every digit, accumulate only those kept at ms precision.
+  const keepEnd = drop > 0 ? end - drop : end;
+  let ms = 0;
+  let significant = 0;
   let nonZero = false;
-  for (; i < end; i++) {
-    const c = input[i];
-    if (c < D0 || c > D9) {
+  for (let k = i; k < end; k++) {
+    const d = input[k] - D0;
+    if (d < 0 || d > 9) {
       throw new LineError(
         `invalid timestamp ${JSON.stringify(input.toString('utf8', start, Math.min(end, start + 32)))}`,
         'invalid_timestamp',
       );
     }
-    if (c !== D0) nonZero = true;
+    if (d !== 0) nonZero = true;
+    if (k < keepEnd) {
+      if (ms !== 0 || d !== 0) significant++;
+      ms = ms * 10 + d;
+    }
   }
-  if (i === digitsStart) throw new LineError('invalid timestamp', 'invalid_timestamp');
   if (!nonZero) return 0;
   if (negative) {
     throw new LineError('timestamps before 1970 are not supported', 'invalid_timestamp');
   }
-  let j = digitsStart;
-  while (input[j] === D0) j++;
-  const keep = end - j - Math.max(drop, 0);
-  if (keep <= 0) return 0;
-  if (keep > 16) throw outOfRange();
-  let ms = 0;
-  for (let k = j; k < j + keep; k++) ms = ms * 10 + (input[k] - D0);
+  // Past 16 digits the value is >= 2^53 for sure (and the sum above no longer exact).
+  if (significant > 16) throw outOfRange();
   if (drop < 0) ms *= 10 ** -drop;
   if (ms >= MAX_TIMESTAMP_EXCLUSIVE) throw outOfRange();
   return ms;

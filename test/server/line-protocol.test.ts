@@ -203,6 +203,38 @@ describe('line protocol: InfluxDB reference examples', () => {
     expect(rows(parse(line('0001000000')))[0][1]).toBe(1);
   });
 
+  it('floors any timestamp in any precision to the right ms (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 2 ** 53 - 1 }),
+        fc.integer({ min: 0, max: 999_999 }),
+        fc.constantFrom('ns', 'us', 'ms', 's'),
+        (ms, sub, precision) => {
+          const unit = precision as 'ns' | 'us' | 'ms' | 's';
+          let text: string;
+          let expected: number;
+          if (unit === 'ns') {
+            text = `${ms}${String(sub).padStart(6, '0')}`;
+            expected = ms;
+          } else if (unit === 'us') {
+            text = `${ms}${String(sub % 1000).padStart(3, '0')}`;
+            expected = ms;
+          } else if (unit === 'ms') {
+            text = String(ms);
+            expected = ms;
+          } else {
+            const sec = Math.floor(ms / 1000);
+            text = String(sec);
+            expected = sec * 1000;
+          }
+          if (ms === 0 && unit !== 's') text = text.replace(/^0+(?=\d)/, '');
+          expect(rows(parse(`m f=1 ${text}`, { precision: unit }))[0][1]).toBe(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
   it('skips blank lines, comments, CRLF endings and leading whitespace', () => {
     const text = '# comment\r\n\r\n  m f=1 5000000\r\n\t# another\nm f=2 6000000\n\n';
     expect(rows(parse(text))).toEqual([
