@@ -1,16 +1,19 @@
 #!/usr/bin/env node
 import { mkdirSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { CommanderError } from 'commander';
 import type { Logger } from 'pino';
 import type { Env } from '../env/env.js';
 import { createRealEnv } from '../env/real-env.js';
+import type { DataService } from '../server/data-service.js';
 import { buildHttpServer, type CountHttpServer } from '../server/http-server.js';
 import { LocalDataService } from '../server/local-data-service.js';
 import { createRootLogger, moduleLogger } from '../server/logger.js';
 import { measureSyncs } from '../server/measured-vfs.js';
 import { ServerMetrics } from '../server/metrics.js';
 import { openEngine, type StorageEngine, WAL_DIR } from '../storage/engine.js';
+import { type ClusterNode, startClusterNode } from './cluster-node.js';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import {
   formatHostPort,
@@ -71,7 +74,34 @@ async function main(): Promise<void> {
     'storage opened',
   );
 
-  const service = new LocalDataService(opened);
+  // Cluster mode with --bootstrap or --seeds; otherwise a single node exactly as before.
+  const clustered = config.bootstrap || config.seeds.length > 0;
+  let cluster: ClusterNode | null = null;
+  let service: DataService;
+  let bind = config.bind;
+  if (clustered) {
+    if (config.peerBind === undefined) {
+      throw new Error('cluster mode (--bootstrap or --seeds) needs --peer-bind host:port');
+    }
+    // The HTTP address is advertised in the cluster state, so its port must be known first.
+    if (bind.port === 0) bind = { ...bind, port: await freePort(bind.host) };
+    cluster = await startClusterNode({
+      nodeId: config.nodeId,
+      dataDir,
+      env,
+      engine: opened,
+      http: bind,
+      peerBind: config.peerBind,
+      bootstrap: config.bootstrap,
+      seeds: config.seeds.map(formatHostPort),
+      rf: config.rf,
+      log: moduleLogger(root, config.logLevels, 'cluster'),
+    });
+    service = cluster.coordinator;
+    cluster.registerMetrics(metrics.registry);
+  } else {
+    service = new LocalDataService(opened);
+  }
   const server = await buildHttpServer({
     service,
     metrics,
@@ -80,17 +110,20 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     maxInflightWrites: config.maxInflightWrites,
     maxInflightQueries: config.maxInflightQueries,
+    ...(cluster === null ? {} : { extraRoutes: (cluster as ClusterNode).registerRoutes }),
   });
-  warnAboutClusterFlags(config, log);
+  // Before listening, so that 'listening' means the join is staged.
+  if (cluster !== null) await cluster.join();
 
-  const address = await server.app.listen({ host: config.bind.host, port: config.bind.port });
+  const address = await server.app.listen({ host: bind.host, port: bind.port });
   const port = (server.app.server.address() as { port: number }).port;
   log.info(
     {
       address,
-      host: config.bind.host,
+      host: bind.host,
       port,
-      bind: formatHostPort({ ...config.bind, port }),
+      bind: formatHostPort({ ...bind, port }),
+      peerAddress: cluster?.peerAddress,
       bodyLimitBytes: config.bodyLimitBytes,
       headMemoryLimitBytes: config.headMemoryLimitBytes,
       retentionMs: config.retentionMs,
@@ -100,25 +133,25 @@ async function main(): Promise<void> {
     'listening',
   );
 
-  installShutdown(server, service, lock, config, log, root);
+  const closeAll = cluster === null ? () => service.close() : (cluster as ClusterNode).close;
+  installShutdown(server, closeAll, lock, config, log, root);
 }
 
-function warnAboutClusterFlags(config: ServerConfig, log: Logger): void {
-  const given: string[] = [];
-  if (config.peerBind !== undefined) given.push('--peer-bind');
-  if (config.seeds.length > 0) given.push('--seeds');
-  if (config.bootstrap) given.push('--bootstrap');
-  if (given.length > 0) {
-    log.warn(
-      { flags: given, rf: config.rf },
-      `clustering is not enabled yet in this version: ${given.join(', ')} parsed and validated but ignored; running as a single node`,
-    );
-  }
+/** A free TCP port on `host` (the kernel's pick; released at once for the server to take). */
+function freePort(host: string): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => res(port));
+    });
+  });
 }
 
 function installShutdown(
   server: CountHttpServer,
-  service: LocalDataService,
+  closeService: () => Promise<void>,
   lock: DataDirLock,
   config: ServerConfig,
   log: Logger,
@@ -144,7 +177,7 @@ function installShutdown(
     deadline.unref();
     server.app
       .close()
-      .then(() => service.close())
+      .then(() => closeService())
       .then(() => {
         lock.release();
         log.info('stopped: WAL synced, storage closed');

@@ -71,7 +71,7 @@ export function parseServerConfig(
     .addOption(
       new Option(
         '--peer-bind <host:port>',
-        'peer transport address (cluster mode; not enabled yet in this version)',
+        'peer transport address, advertised to the other nodes (cluster mode; needed with --bootstrap or --seeds)',
       ).argParser(wrap(parseHostPort)),
     )
     .addOption(
@@ -83,7 +83,7 @@ export function parseServerConfig(
     .addOption(
       new Option(
         '--seeds <list>',
-        'comma-separated host:port peer addresses to join (cluster mode; not enabled yet)',
+        'comma-separated host:port peer addresses of members to join through (cluster mode)',
       )
         .default(undefined, 'env SEEDS, else none')
         .argParser(wrap(parseSeeds)),
@@ -91,7 +91,7 @@ export function parseServerConfig(
     .addOption(
       new Option(
         '--bootstrap',
-        'form a new cluster with this node (cluster mode; not enabled yet)',
+        'form a new cluster with this node (cluster mode; a no-op when the data dir already holds one)',
       ),
     )
     .addOption(

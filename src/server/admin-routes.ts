@@ -9,6 +9,7 @@ import type { ClusterMetadata } from '../cluster/metadata.js';
 import { CountError } from '../model/errors.js';
 import { PeerError } from '../net/peer-transport.js';
 import { errorReply, toCountError } from './error-reply.js';
+import { parseJsonBody } from './request-params.js';
 
 /**
  * The /admin/cluster/... routes countctl uses. Reads (status, members, ring) answer from this
@@ -110,8 +111,10 @@ function asCountError(e: unknown): CountError {
   return toCountError(e);
 }
 
-function bodyOf(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null) {
+function bodyOf(raw: unknown): Record<string, unknown> {
+  // Count's HTTP server hands every body over as a Buffer (it parses JSON per route).
+  const body = Buffer.isBuffer(raw) ? parseJsonBody(raw) : raw;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new CountError('invalid_body', 'expected a JSON object', { field: 'body' });
   }
   return body as Record<string, unknown>;

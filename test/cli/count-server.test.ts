@@ -106,14 +106,25 @@ describe('count-server process', () => {
     expect(badValue.stderr).toContain('--fsync');
   });
 
-  it('serves /health, says clustering is not enabled for cluster flags, refuses a taken port or data dir', async () => {
-    const server = await startServer({
-      args: ['--node-id', 'solo', '--peer-bind', '127.0.0.1:0', '--seeds', '127.0.0.1:9'],
-    });
+  it('serves /health, refuses cluster flags without --peer-bind, a taken port or data dir', async () => {
+    const server = await startServer({ args: ['--node-id', 'solo'] });
     const health = await fetch(`${server.url}/health`);
     expect(await health.json()).toEqual({ status: 'ok', node: 'solo' });
-    const warning = server.logs.find((l) => String(l.msg).includes('clustering is not enabled'));
-    expect(warning).toBeDefined();
+    const noPeer = spawnSync(
+      process.execPath,
+      [
+        SERVER_ENTRY,
+        '--bind',
+        '127.0.0.1:0',
+        '--data-dir',
+        tempDataDir(),
+        '--seeds',
+        '127.0.0.1:9',
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    expect(noPeer.status).toBe(1);
+    expect(noPeer.stderr).toContain('needs --peer-bind');
     const clash = spawnSync(
       process.execPath,
       [SERVER_ENTRY, '--bind', `127.0.0.1:${server.port}`, '--data-dir', tempDataDir()],
