@@ -250,6 +250,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
     sendJson(reply, JSON.stringify({ status: 'ok', node: options.nodeId })),
   );
 
+  // InfluxDB clients probe /ping before writing; answer as InfluxDB does (204, no body).
+  app.get('/ping', async (_request, reply) => reply.code(204).send());
+
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.text();
     return reply.type(metrics.contentType()).send(text);

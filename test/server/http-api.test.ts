@@ -304,9 +304,10 @@ describe('HTTP API: writes and reads', () => {
     ]);
   });
 
-  it('GET /health, GET /metrics and POST /admin/flush', async () => {
+  it('GET /health, GET /ping, GET /metrics and POST /admin/flush', async () => {
     const h = await harness();
     expect((await call(h, 'GET', '/health')).json()).toEqual({ status: 'ok', node: 't1' });
+    expect((await call(h, 'GET', '/ping')).status).toBe(204);
     await call(h, 'POST', '/write?precision=ms', `m v=1 ${T0}`);
     const f = await call(h, 'POST', '/admin/flush');
     expect(f.status).toBe(200);
