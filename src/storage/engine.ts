@@ -416,6 +416,9 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
         { details: { recordBytes: record.length, limit: DEFAULT_MAX_RECORD_BYTES } },
       );
     }
+    // A refusal known now (WAL failed, queue full) must leave the head as it was.
+    const refused = this.wal.appendRefusal(record.length);
+    if (refused !== null) throw refused;
     const appended = this.wal.append(record);
     const si = batch.seriesIndex;
     const vs = batch.values;
@@ -455,9 +458,12 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     this.checkOpen();
     const existed = this.isVisible(series);
     const maxBlockSeq = this.nextSeq - 1;
+    const record = encodeTombstoneRecord({ key: series, maxBlockSeq });
+    const refused = this.wal.appendRefusal(record.length);
+    if (refused !== null) throw refused;
     // Throws (changing nothing) when the tombstone set is at its bound.
     this.tombstones.add(series, maxBlockSeq);
-    const appended = this.wal.append(encodeTombstoneRecord({ key: series, maxBlockSeq }));
+    const appended = this.wal.append(record);
     this.head.remove(series);
     this.blockSeries.delete(series);
     this.index.remove(series);

@@ -207,26 +207,9 @@ export class Wal {
    * `shutting_down` after close, and with the WAL's failure after a write or fsync error.
    */
   append(payload: Uint8Array): Promise<void> {
-    const refused = this.refusal();
+    const refused = this.appendRefusal(payload.length);
     if (refused !== null) return Promise.reject(refused);
-    if (payload.length > this.maxRecordBytes) {
-      return Promise.reject(
-        new CountError(
-          'body_too_large',
-          `WAL record of ${payload.length} bytes exceeds the limit of ${this.maxRecordBytes}`,
-        ),
-      );
-    }
     const frameBytes = RECORD_HEADER_BYTES + payload.length;
-    // An empty queue always takes one record, so a record as large as the bound still fits.
-    if (this.pendingBytes > 0 && this.pendingBytes + frameBytes > this.maxPendingBytes) {
-      return Promise.reject(
-        new CountError('overloaded', 'WAL write queue is full; retry later', {
-          retryAfterSeconds: 1,
-          details: { pendingBytes: this.pendingBytes, maxPendingBytes: this.maxPendingBytes },
-        }),
-      );
-    }
     this.phase = 'running';
     if (
       this.tailBytes > SEGMENT_HEADER_BYTES &&
@@ -335,6 +318,31 @@ export class Wal {
       await file?.close().catch(() => {});
     }
     if (this.failure !== null) throw this.failure;
+  }
+
+  /**
+   * The error `append` of a payload this long would reject with right now, or null. Callers
+   * that change state beside the log (the engine's head) check first, so a refused append
+   * changes nothing.
+   */
+  appendRefusal(payloadBytes: number): CountError | null {
+    const refused = this.refusal();
+    if (refused !== null) return refused;
+    if (payloadBytes > this.maxRecordBytes) {
+      return new CountError(
+        'body_too_large',
+        `WAL record of ${payloadBytes} bytes exceeds the limit of ${this.maxRecordBytes}`,
+      );
+    }
+    const frameBytes = RECORD_HEADER_BYTES + payloadBytes;
+    // An empty queue always takes one record, so a record as large as the bound still fits.
+    if (this.pendingBytes > 0 && this.pendingBytes + frameBytes > this.maxPendingBytes) {
+      return new CountError('overloaded', 'WAL write queue is full; retry later', {
+        retryAfterSeconds: 1,
+        details: { pendingBytes: this.pendingBytes, maxPendingBytes: this.maxPendingBytes },
+      });
+    }
+    return null;
   }
 
   /** Why a new operation must be refused now, or null. */

@@ -108,6 +108,32 @@ describe('storage engine', () => {
     await e.close();
   });
 
+  it('changes nothing for a write or delete the WAL refuses up front (after an fsync failure)', async () => {
+    const mem = new MemoryVfs();
+    const e = await openEngine(new ManualEnv(mem.view(), T0 + HOUR));
+    await e.write(batchOf([['a', T0, 1]]));
+    mem.setFaults({ syncFailures: 1, pathPrefix: 'wal/' });
+    // This write's fsync fails: its outcome is unknown, so nothing is asserted about it.
+    await expect(e.write(batchOf([['a', T0 + 1, 2]]))).rejects.toMatchObject({ code: 'internal' });
+    // The WAL now refuses every append: these must leave the head untouched.
+    await expect(
+      e.write(
+        batchOf([
+          ['a', T0 + 2, 3],
+          ['c', T0 + 2, 3],
+        ]),
+      ),
+    ).rejects.toMatchObject({
+      code: 'internal',
+    });
+    await expect(e.deleteSeries('a')).rejects.toMatchObject({ code: 'internal' });
+    const got = points(await e.readRange('a', 0, T0 * 2)).filter(([t]) => t !== T0 + 1);
+    expect(got).toEqual([[T0, 1]]);
+    expect(points(await e.readRange('c', 0, T0 * 2))).toEqual([]);
+    expect(await e.select([{ name: '__name__', op: '=~', value: '.+' }])).toEqual(['a']);
+    await e.close().catch(() => undefined);
+  });
+
   it('fails writes with memory_limit_exceeded past the limit, and accepts them after a flush', async () => {
     const e = await openEngine(new ManualEnv(new MemoryVfs(), T0), {
       headMemoryLimitBytes: 200_000,

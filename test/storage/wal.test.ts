@@ -349,6 +349,8 @@ describe('Wal failures', () => {
     const first = wal.append(payloadFor(0, 100)); // written, waits on fsync
     await settle();
     const queued = range(7, 1).map((i) => wal.append(payloadFor(i, 100)));
+    // appendRefusal predicts the refusal, so a caller can check before changing its own state.
+    expect(wal.appendRefusal(100)).toMatchObject({ code: 'overloaded' });
     await expect(wal.append(payloadFor(99, 100))).rejects.toMatchObject({
       code: 'overloaded',
       retryable: true,
@@ -359,6 +361,7 @@ describe('Wal failures', () => {
     for (const r of held.splice(0)) r();
     await Promise.all(queued);
     disk.setSyncGate(null);
+    expect(wal.appendRefusal(100)).toBeNull();
     await wal.append(payloadFor(100, 100)); // room again
   });
 });
