@@ -361,9 +361,10 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     if (n === 0) return;
     const ts = batch.timestamps;
     // Validate the whole batch before changing anything.
-    const oldest = this.highWatermark - this.opts.outOfOrderWindowMs;
+    const now = this.env.now();
+    const oldest = this.windowAnchor(now) - this.opts.outOfOrderWindowMs;
     const newest =
-      this.opts.maxFutureMs > 0 ? this.env.now() + this.opts.maxFutureMs : Number.POSITIVE_INFINITY;
+      this.opts.maxFutureMs > 0 ? now + this.opts.maxFutureMs : Number.POSITIVE_INFINITY;
     let batchMax = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
       const t = ts[i];
@@ -439,6 +440,14 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.scheduleSoon();
     }
     await appended;
+  }
+
+  /**
+   * Where the out-of-order window counts back from: the newest point accepted, but never later
+   * than the clock, so one point from a clock hours ahead cannot refuse the present.
+   */
+  private windowAnchor(now: number): number {
+    return Math.min(this.highWatermark, now);
   }
 
   private outOfWindow(batch: PointBatch, i: number, oldest: number, newest: number): CountError {
@@ -778,8 +787,10 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     for (let round = 0; round < MAX_COMPACTION_ROUNDS; round++) {
       const fresh = force
         ? Number.POSITIVE_INFINITY
-        : Math.floor((this.highWatermark - this.opts.outOfOrderWindowMs) / this.opts.blockRangeMs) *
-          this.opts.blockRangeMs;
+        : Math.floor(
+            (this.windowAnchor(this.env.now()) - this.opts.outOfOrderWindowMs) /
+              this.opts.blockRangeMs,
+          ) * this.opts.blockRangeMs;
       const groups = planCompaction(
         this.blocks.map((b) => b.meta),
         this.opts.compactionRangesMs,

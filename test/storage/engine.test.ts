@@ -108,6 +108,27 @@ describe('storage engine', () => {
     await e.close();
   });
 
+  it('keeps taking present writes after a point from a clock ahead (within maxFutureMs)', async () => {
+    const env = new ManualEnv(new MemoryVfs(), T0 + 5 * HOUR);
+    const e = await openEngine(env, { outOfOrderWindowMs: HOUR, blockRangeMs: HOUR });
+    await e.write(batchOf([['a', T0 + 5 * HOUR - 60_000, 1]]));
+    // One client's clock is 3 h ahead: accepted (maxFutureMs is 24 h by default)...
+    await e.write(batchOf([['skewed', T0 + 8 * HOUR, 1]]));
+    // ...and the present must still be writable, for every series.
+    await e.write(batchOf([['a', T0 + 5 * HOUR - 30_000, 2]]));
+    await e.write(batchOf([['b', T0 + 5 * HOUR - 45 * 60_000, 3]]));
+    // The window counts back from the clock then: 90 min before it is still too old.
+    await expect(e.write(batchOf([['a', T0 + 3.5 * HOUR, 4]]))).rejects.toMatchObject({
+      code: 'timestamp_out_of_window',
+    });
+    expect(points(await e.readRange('a', 0, T0 * 2))).toEqual([
+      [T0 + 5 * HOUR - 60_000, 1],
+      [T0 + 5 * HOUR - 30_000, 2],
+    ]);
+    expect(points(await e.readRange('b', 0, T0 * 2))).toEqual([[T0 + 5 * HOUR - 45 * 60_000, 3]]);
+    await e.close();
+  });
+
   it('changes nothing for a write or delete the WAL refuses up front (after an fsync failure)', async () => {
     const mem = new MemoryVfs();
     const e = await openEngine(new ManualEnv(mem.view(), T0 + HOUR));
