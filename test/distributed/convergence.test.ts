@@ -4,7 +4,7 @@ import type { Consistency } from '../../src/server/data-service.js';
 import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
 
 /**
- * End to end: random outages and writes at random levels through random coordinators, then
+ * End to end: random outages (and, in one variant, 20% message loss and partitions) and writes at random levels through random coordinators, then
  * the cluster heals, hints are replayed and anti-entropy runs once on every node. The check:
  * every replica of every series holds the same points, and every acknowledged write is there.
  * Shown to catch one-way anti-entropy (planted bug).
@@ -27,14 +27,16 @@ const IDS = ['n1', 'n2', 'n3', 'n4'];
 const SERIES = Array.from({ length: 6 }, (_, i) => `conv{k="${i}"}`);
 const LEVELS: Consistency[] = ['one', 'quorum', 'all'];
 
-async function run(seed: number, bugs: AntiEntropyBug[]): Promise<string[]> {
+async function run(seed: number, bugs: AntiEntropyBug[], lossy = false): Promise<string[]> {
   cluster = await TestCluster.start(4, 3, {
     antiEntropy: { intervalMs: 0, bugs },
     // Tiny hint bounds: most missed writes are not hinted, so anti-entropy has work to do.
     hints: { maxHintsPerTarget: 2 },
+    requestTimeoutMs: lossy ? 40 : 300,
   });
   const c = cluster;
   const rnd = lcg(seed);
+  if (lossy) c.net.setLoss(0.2, lcg(seed * 7919));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
   const acked: Array<[string, number]> = [];
   for (let round = 0; round < 10; round++) {
@@ -55,6 +57,8 @@ async function run(seed: number, bugs: AntiEntropyBug[]): Promise<string[]> {
     }
   }
   for (const id of IDS) c.revive(id);
+  c.net.heal();
+  c.net.setLoss(0, Math.random);
   await c.settle();
   for (const id of IDS) for (const t of IDS) await c.node(id).coordinator.handoff.replay(t);
   await c.settle();
@@ -82,6 +86,14 @@ describe('convergence after outages, hints, read repair and anti-entropy', () =>
   it('every replica holds the same points, including every acknowledged write', async () => {
     for (const seed of [11, 12, 13]) {
       expect(await run(seed, [])).toEqual([]);
+      await cluster?.close();
+      cluster = undefined;
+    }
+  });
+
+  it('the same over a lossy network with partitions', async () => {
+    for (const seed of [21, 22]) {
+      expect(await run(seed, [], true)).toEqual([]);
       await cluster?.close();
       cluster = undefined;
     }

@@ -17,6 +17,8 @@ export class MemoryNetwork {
   private readonly hung = new Set<string>();
   private readonly cuts = new Set<string>();
   private readonly delays = new Map<string, number>();
+  private loss = 0;
+  private random: () => number = () => 0.5;
   private readonly packr = new Packr({ useRecords: false });
   /** Requests per channel, for assertions. */
   readonly requests = new Map<string, number>();
@@ -45,6 +47,19 @@ export class MemoryNetwork {
   setHung(id: string, hung: boolean): void {
     if (hung) this.hung.add(id);
     else this.hung.delete(id);
+  }
+
+  /**
+   * Each request, and each answer, is lost with probability `p` (drawn from `random`, a seeded
+   * source): the caller sees a timeout either way, as on a real lossy link.
+   */
+  setLoss(p: number, random: () => number): void {
+    this.loss = p;
+    this.random = random;
+  }
+
+  private lost(): boolean {
+    return this.loss > 0 && this.random() < this.loss;
   }
 
   /** Requests to `id` are handled `ms` late (a slow node). */
@@ -100,7 +115,7 @@ export class MemoryNetwork {
         () => reject(new PeerError('timeout', `request to ${to} on ${channel} timed out`)),
         timeoutMs,
       );
-      if (this.hung.has(to)) return;
+      if (this.hung.has(to) || this.lost()) return;
       const delay = this.delays.get(to) ?? 0;
       const later = (fn: () => void) => (delay > 0 ? setTimeout(fn, delay) : setImmediate(fn));
       later(async () => {
@@ -108,8 +123,8 @@ export class MemoryNetwork {
         try {
           if (handler === undefined) throw new Error(`no handler for channel ${channel}`);
           const answer = await handler(from, copy);
-          // A node that went down meanwhile never answers.
-          if (!this.reachable(from, to)) return;
+          // A node that went down meanwhile never answers; an answer can be lost too.
+          if (!this.reachable(from, to) || this.lost()) return;
           clearTimeout(timer);
           resolve(this.packr.unpack(this.packr.pack(answer ?? null)));
         } catch (e) {
