@@ -1,0 +1,92 @@
+import type { ClusterState } from '../../src/cluster/cluster-state.js';
+import type { Ring } from '../../src/cluster/ring.js';
+
+/**
+ * Single ownership: the owners (read replicas) a node computes for a range are a function of
+ * the committed epoch, and change only in the staged step that finishes an operation.
+ * - Two nodes at the same epoch compute the same ring (else both may own a range).
+ * - Outside a staged operation no range has pending owners (write replicas = read replicas).
+ * - Between two consecutive epochs the owners of a range change only if the first had an
+ *   operation in flight and the second has none (the finish step).
+ */
+interface EpochRecord {
+  readonly node: string;
+  readonly fingerprint: string;
+  readonly ring: Ring;
+  readonly step: string;
+}
+
+/** Bound on epochs remembered (a run commits far fewer). */
+const MAX_EPOCHS = 100_000;
+
+export class SingleOwnership {
+  private readonly epochs = new Map<number, EpochRecord>();
+
+  observe(node: string, state: ClusterState, ring: Ring, at: number): string | null {
+    if (state.epoch === 0 || ring.isEmpty()) return null;
+    const where = `at ${at}ms ${node} epoch ${state.epoch}`;
+    const ranges = ring.ranges();
+    const fingerprint = ranges
+      .map((r) => `${r.end}:${r.replicas.join(',')}/${r.writeReplicas.join(',')}`)
+      .join(' ');
+    const step =
+      state.operation === null ? 'none' : `${state.operation.kind}:${state.operation.step}`;
+    if (state.operation === null) {
+      for (const r of ranges) {
+        if (!sameSet(r.replicas, r.writeReplicas)) {
+          return `${where}: range ${r.start}..${r.end} has write replicas [${r.writeReplicas}] beyond its owners [${r.replicas}] with no operation in flight`;
+        }
+      }
+    }
+    const known = this.epochs.get(state.epoch);
+    if (known !== undefined) {
+      if (known.fingerprint !== fingerprint) {
+        const diff = firstDifference(known.ring, ring);
+        return `${where}: ${known.node} and ${node} compute different replicas at the same epoch (${diff})`;
+      }
+      return null;
+    }
+    if (this.epochs.size >= MAX_EPOCHS) return null;
+    const rec: EpochRecord = { node, fingerprint, ring, step };
+    this.epochs.set(state.epoch, rec);
+    const prev = this.epochs.get(state.epoch - 1);
+    if (prev !== undefined) {
+      const why = this.transition(prev, rec, state.epoch - 1);
+      if (why !== null) return `${where}: ${why}`;
+    }
+    const next = this.epochs.get(state.epoch + 1);
+    if (next !== undefined) {
+      const why = this.transition(rec, next, state.epoch);
+      if (why !== null) return `${where}: ${why}`;
+    }
+    return null;
+  }
+
+  private transition(a: EpochRecord, b: EpochRecord, epoch: number): string | null {
+    const diff = firstDifference(a.ring, b.ring, true);
+    if (diff === null) return null;
+    if (a.step !== 'none' && b.step === 'none') return null;
+    return `owners changed from epoch ${epoch} (${a.step}) to ${epoch + 1} (${b.step}) outside a finish step: ${diff}`;
+  }
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}
+
+/** The first token whose replicas differ between the rings (owners only, or write too), or null. */
+function firstDifference(a: Ring, b: Ring, ownersOnly = false): string | null {
+  const ends = new Set<string>();
+  for (const r of a.ranges()) ends.add(r.end);
+  for (const r of b.ranges()) ends.add(r.end);
+  for (const t of [...ends].sort()) {
+    const ra = a.readReplicas(t);
+    const rb = b.readReplicas(t);
+    if (!sameSet(ra, rb)) return `token ${t}: owners [${ra}] vs [${rb}]`;
+    if (ownersOnly) continue;
+    const wa = a.writeReplicas(t);
+    const wb = b.writeReplicas(t);
+    if (!sameSet(wa, wb)) return `token ${t}: write replicas [${wa}] vs [${wb}]`;
+  }
+  return ownersOnly ? null : 'range boundaries differ';
+}
