@@ -661,8 +661,10 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     const state = { nextBlockSeq: this.nextSeq, highWatermark: this.highWatermark };
     const segment = await rotation;
     while (this.pending.length > 0) await this.writePending(this.pending[0]);
-    const name = await writeCheckpoint(this.env.vfs, { walSegment: segment, ...state }, snapshot);
+    // Tombstones first: once the checkpoint exists, replay skips the segments holding the
+    // tombstone records of deletes the snapshot already reflects.
     await this.tombstones.persist();
+    const name = await writeCheckpoint(this.env.vfs, { walSegment: segment, ...state }, snapshot);
     await this.wal.removeSegmentsBefore(segment);
     await removeCheckpointsBefore(this.env.vfs, name);
   }
