@@ -119,8 +119,20 @@ export class QueryRouter {
       const short = states.filter((s) => s.answered.length < s.required);
       if (short.length > 0 && stale && attempt < MAX_EPOCH_RETRIES) continue;
 
+      const degraded: { range: RangeState; why: string }[] = [];
+      const results =
+        pushdown === undefined
+          ? await this.finishRaw(req, series, maxSeries, maxPoints)
+          : await this.finishPushdown(req, pushdown, series, degraded);
       const missing: string[] = [];
       const warnings: string[] = [];
+      for (const { range, why } of degraded) {
+        if (short.includes(range)) continue;
+        if (!missing.includes(rangeName(range.range))) missing.push(rangeName(range.range));
+        warnings.push(
+          `token range ${rangeName(range.range)} fell short of consistency ${level}: ${why}`,
+        );
+      }
       for (const s of short) {
         missing.push(rangeName(s.range));
         const tried = s.candidates.slice(0, s.next);
@@ -131,10 +143,6 @@ export class QueryRouter {
             : `token range ${rangeName(s.range)} was answered by ${s.answered.length} of the ${s.required} replicas consistency ${level} needs (${why})`,
         );
       }
-      const results =
-        pushdown === undefined
-          ? await this.finishRaw(req, series, maxSeries, maxPoints)
-          : await this.finishPushdown(req, pushdown, series);
       const outcome: QueryOutcome = { results, partial: missing.length > 0 };
       if (missing.length > 0) {
         outcome.missing = missing;
@@ -255,6 +263,7 @@ export class QueryRouter {
     req: QueryRequest,
     fn: MergeableFn,
     series: Map<string, SeriesState>,
+    degraded: { range: RangeState; why: string }[],
   ): Promise<QueryResult[]> {
     const { start, end, step } = req;
     const partials = new Map<string, PartialAggregate>();
@@ -273,12 +282,23 @@ export class QueryRouter {
     for (let at = 0; at < disagreeing.length; at += READ_CONCURRENCY) {
       await Promise.all(
         disagreeing.slice(at, at + READ_CONCURRENCY).map(async (key) => {
-          const replicas = series.get(key)!.range.answered;
-          const answers = await Promise.all(
-            replicas.map(
-              async (r) => [r, await this.readPath.readOne(r, key, start, end)] as const,
-            ),
+          const st = series.get(key)!;
+          const read = await Promise.all(
+            st.range.answered.map(async (r) => {
+              try {
+                return [r, await this.readPath.readOne(r, key, start, end)] as const;
+              } catch (e) {
+                // The replica answered the fan-out but not this read: the range falls short.
+                degraded.push({
+                  range: st.range,
+                  why: `${r} failed reading ${key}: ${describe(e)}`,
+                });
+                return undefined;
+              }
+            }),
           );
+          const answers = read.filter((a) => a !== undefined);
+          if (answers.length === 0) return;
           const points = mergeSamples(answers.map(([, a]) => a.points));
           await this.readPath.repair(
             key,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeRepair } from '../../src/cluster/repair-write.js';
-import { Ring } from '../../src/cluster/ring.js';
+import { Ring, tokenOf } from '../../src/cluster/ring.js';
 import { rangeName } from '../../src/distributed/cluster-view.js';
 import type { AggregateFn } from '../../src/query/aggregate.js';
 import { executeQuery, type QueryRequest, type QueryResult } from '../../src/query/execute.js';
@@ -145,6 +145,33 @@ describe('query router', () => {
         expect(s.values[0]).toBeGreaterThanOrEqual(1000);
       }
     }
+  });
+
+  it('a replica that fails the follow-up read of a disagreeing series makes its range missing', async () => {
+    const c = await setup(3, 3);
+    const key = 'cpu{host="h3",region="r3"}';
+    const [other] = c.replicasOf(key).filter((r) => r !== 'n1');
+    await writeRepair(c.node(other).engine, batchOf([[key, NOW + 5000, 1000]]));
+    // `other` answers the fan-out, then fails every later read.
+    const engine = c.node(other).engine;
+    const read = engine.readRange.bind(engine);
+    let calls = 0;
+    engine.readRange = async (...args) => {
+      if (++calls > 1) throw new Error('disk gone (test)');
+      return read(...args);
+    };
+    const got = await c
+      .node('n1')
+      .coordinator.query(
+        { selector: parseSelector('cpu{host="h3"}'), start: NOW, end: NOW + 30_000, fn: 'max' },
+        'quorum',
+      );
+    const range = Ring.from(c.truth.state).rangeOf(tokenOf(key));
+    expect(got.partial).toBe(true);
+    expect(got.missing).toEqual([rangeName(range)]);
+    expect(got.warnings![0]).toMatch(/failed reading/);
+    // What the healthy replica holds is still answered.
+    expect(got.results).toHaveLength(1);
   });
 
   it('with a node down at RF=1, answers partial with exactly its ranges missing; partial=deny is 503', async () => {
