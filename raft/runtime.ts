@@ -48,8 +48,18 @@ const MESSAGES: Record<RaftErrorCode, string> = {
   corrupt_log: 'the Raft log is corrupt',
 };
 
+/**
+ * These errors are answers (not leader, overloaded, stopped), sent to callers often and by
+ * design; capturing a stack for each one was a hot spot, and the stack says nothing useful.
+ */
 function raftError(code: RaftErrorCode, leader: NodeId | null): RaftError {
-  return new RaftError(code, MESSAGES[code], leader);
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new RaftError(code, MESSAGES[code], leader);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /**

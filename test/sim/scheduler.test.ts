@@ -47,6 +47,52 @@ describe('Scheduler and SimEnv', () => {
     expect(log).toEqual(['synced at 1', 'second at 1']);
   });
 
+  it('drains long promise chains, and chains they start, before the next event', async () => {
+    const s = new Scheduler();
+    const log: string[] = [];
+    const chain = async (name: string, depth: number): Promise<void> => {
+      for (let i = 0; i < depth; i++) await null;
+      log.push(`${name} at ${s.now}`);
+    };
+    s.schedule(1, () => {
+      void chain('a', 500).then(() => chain('b', 300));
+    });
+    s.schedule(1, () => log.push(`second at ${s.now}`));
+    s.schedule(2, () => {
+      void chain('c', 10);
+    });
+    await s.run(10);
+    expect(log).toEqual(['a at 1', 'b at 1', 'second at 1', 'c at 2']);
+    expect(s.eventsRun).toBe(3);
+  });
+
+  it('lets real timers run during a long run, and stops when asked', async () => {
+    const s = new Scheduler();
+    let ran = 0;
+    const tick = (): void => {
+      ran++;
+      s.schedule(1, tick);
+    };
+    s.schedule(0, tick);
+    let realTimerFired = false;
+    setTimeout(() => {
+      realTimerFired = true;
+    }, 0);
+    // Runs until the real timer had its turn (bounded, so a loop that never yields fails).
+    await s.run(Number.MAX_SAFE_INTEGER, () => realTimerFired || ran >= 100_000);
+    expect(realTimerFired).toBe(true);
+    expect(ran).toBeGreaterThan(0);
+    expect(ran).toBeLessThan(100_000);
+  });
+
+  it('rejects when an event throws', async () => {
+    const s = new Scheduler();
+    s.schedule(1, () => {
+      throw new Error('boom');
+    });
+    await expect(s.run(10)).rejects.toThrow('boom');
+  });
+
   it('drift makes a fast clock fire its timers early in global time', async () => {
     const s = new Scheduler();
     const fast = new SimEnv(
