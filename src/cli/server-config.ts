@@ -31,6 +31,7 @@ export interface ServerConfig {
   headMemoryLimitBytes: number;
   maxInflightWrites: number;
   maxInflightQueries: number;
+  seriesKeyCacheKeys: number;
   shutdownTimeoutMs: number;
 }
 
@@ -167,6 +168,14 @@ export function parseServerConfig(
     )
     .addOption(
       new Option(
+        '--series-key-cache <n>',
+        'line protocol series keys kept between requests (~700 bytes each); above the number of series you write, or ingest slows',
+      )
+        .default(250_000)
+        .argParser(wrap((t) => parseIntegerIn(t, 1, 100_000_000))),
+    )
+    .addOption(
+      new Option(
         '--shutdown-timeout <duration>',
         'on SIGTERM, how long in-flight requests may take before the server exits anyway',
       )
@@ -216,6 +225,7 @@ export function parseServerConfig(
     headMemoryLimitBytes: o.headMemoryLimit,
     maxInflightWrites: o.maxInflightWrites,
     maxInflightQueries: o.maxInflightQueries,
+    seriesKeyCacheKeys: o.seriesKeyCache,
     shutdownTimeoutMs: o.shutdownTimeout,
   };
 }

@@ -44,6 +44,8 @@ export interface HttpServerOptions {
   maxInflightQueries?: number;
   /** Server clock (ms) for line protocol points without a timestamp. */
   now?: () => number;
+  /** Canonical keys the line protocol key cache holds before it starts over (default 250,000). */
+  seriesKeyCacheKeys?: number;
   /** Raw points one response may carry (default MAX_RESPONSE_POINTS). */
   maxResponsePoints?: number;
   /**
@@ -78,7 +80,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
   const queries = new Admission('queries', options.maxInflightQueries ?? 32, (n) =>
     metrics.inflight.set({ kind: 'query' }, n),
   );
-  const keyCache = new SeriesKeyCache(influxSeriesKey);
+  const keyCache = new SeriesKeyCache(influxSeriesKey, options.seriesKeyCacheKeys);
 
   const app = Fastify({
     logger: false,

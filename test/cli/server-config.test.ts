@@ -91,6 +91,8 @@ describe('count-server configuration', () => {
       '8',
       '--max-inflight-queries',
       '4',
+      '--series-key-cache',
+      '1000',
       '--shutdown-timeout',
       '5s',
     ]);
@@ -104,6 +106,7 @@ describe('count-server configuration', () => {
       outOfOrderWindowMs: 7_200_000,
       maxInflightWrites: 8,
       maxInflightQueries: 4,
+      seriesKeyCacheKeys: 1000,
       shutdownTimeoutMs: 5000,
     });
   });
@@ -181,6 +184,7 @@ describe('count-server configuration', () => {
       '--head-memory-limit',
       '--max-inflight-writes',
       '--max-inflight-queries',
+      '--series-key-cache',
       '--shutdown-timeout',
       'NODE_ID',
       'BIND_ADDRESS',
