@@ -33,6 +33,8 @@ export interface ClusterWorkloadTarget {
   coordinator(node: string): Coordinator | null;
   /** Planted 'partial-lies': the node's answers drop partial/missing. */
   readonly partialLies: boolean;
+  /** Reports a checker's violation (the run decides whether that checker is enabled). */
+  violation(checker: string, explanation: string): void;
 }
 
 export interface ClusterWorkloadStats {
@@ -61,8 +63,6 @@ export class ClusterWorkload {
     failed: 0,
     unknown: 0,
   };
-  /** The first checker violation, with the checker's name. */
-  violation: { checker: string; explanation: string } | null = null;
   private readonly names: string[];
   private readonly written: [number, number][][];
 
@@ -86,7 +86,7 @@ export class ClusterWorkload {
     let i = 0;
     const series = this.history.ackedSeries();
     const step = (): void => {
-      if (i >= series.length || this.violation !== null) return;
+      if (i >= series.length) return;
       const s = series[i++];
       this.read(-1, node, s, step);
     };
@@ -96,7 +96,7 @@ export class ClusterWorkload {
   private next(client: number): void {
     const [lo, hi] = this.options.thinkMs;
     this.scheduler.schedule(this.random.int(lo, hi), () => {
-      if (this.scheduler.now >= this.options.stopAtMs || this.violation !== null) return;
+      if (this.scheduler.now >= this.options.stopAtMs) return;
       const up = this.target.upNodes();
       if (up.length === 0) {
         this.next(client);
@@ -168,7 +168,7 @@ export class ClusterWorkload {
           coordinator: node,
           samples: r.points,
         });
-        if (why !== null) this.violation ??= { checker: 'quorum-durability', explanation: why };
+        if (why !== null) this.report('quorum-durability', why);
       },
     );
   }
@@ -207,9 +207,14 @@ export class ClusterWorkload {
           partial,
           missing,
         });
-        if (why !== null) this.violation ??= { checker: 'query-honesty', explanation: why };
+        if (why !== null) this.report('query-honesty', why);
       },
     );
+  }
+
+  private report(checker: string, explanation: string): void {
+    this.trace.record(this.scheduler.now, 'violation', checker);
+    this.target.violation(checker, explanation);
   }
 
   /** Runs one request with a client-side deadline; `ok` sees the answer, `then` always runs. */
