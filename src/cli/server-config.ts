@@ -169,7 +169,7 @@ export function parseServerConfig(
     .addOption(
       new Option(
         '--series-key-cache <n>',
-        'line protocol series keys kept between requests (~700 bytes each); above the number of series you write, or ingest slows',
+        'line protocol series keys kept between requests (~300 bytes each); above the number of series you write, or ingest slows',
       )
         .default(250_000)
         .argParser(wrap((t) => parseIntegerIn(t, 1, 100_000_000))),
