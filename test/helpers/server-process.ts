@@ -9,7 +9,11 @@ import { join, resolve } from 'node:path';
  * 'listening' log line, and keeps its output for assertions. Every process started here is
  * killed by `stopAllServers()` (call it in afterAll), even when a test failed.
  */
-export const REPO_ROOT = resolve(import.meta.dirname, '../..');
+// Compiled to dist/test/helpers too (bench/cluster.ts uses it from dist): the root is one more up.
+export const REPO_ROOT = resolve(
+  import.meta.dirname,
+  /[\\/]dist[\\/]test[\\/]helpers$/.test(import.meta.dirname) ? '../../..' : '../..',
+);
 export const SERVER_ENTRY = join(REPO_ROOT, 'dist/src/cli/count-server.js');
 
 export interface StartOptions {
