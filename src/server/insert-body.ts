@@ -3,6 +3,7 @@ import { CountError } from '../model/errors.js';
 import { validateTimestamp } from '../model/point.js';
 import { canonicalSeriesKey } from '../model/series.js';
 import { parseJsonValue } from './json-values.js';
+import { flatString } from './series-key-cache.js';
 
 /**
  * The JSON body of POST /insert: one point `{"series","timestamp","value"}` or many
@@ -63,7 +64,9 @@ function addPoint(batch: PointBatch, keys: Map<string, number>, p: unknown, pref
   }
   let id = keys.get(series);
   if (id === undefined) {
-    id = batch.seriesId(canonicalSeriesKey(series, at('series')));
+    const key = canonicalSeriesKey(series, at('series'));
+    // A rewritten key is a concatenation: store a flat copy (see flatString).
+    id = batch.seriesId(key === series ? key : flatString(key));
     keys.set(series, id);
   }
   const timestamp = validateTimestamp(p.timestamp, at('timestamp'));

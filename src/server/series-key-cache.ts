@@ -180,7 +180,7 @@ export class SeriesKeyCache {
  * pieces (~470 bytes for a 55-character key instead of ~90); the key lives as long as the
  * cache and the storage head hold it, so it is worth one copy when it is first built.
  */
-function flatString(s: string): string {
+export function flatString(s: string): string {
   return Buffer.from(s, 'utf8').toString('utf8');
 }
 
