@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { chunkValueCodec, decodeChunkInto, encodeChunk } from '../src/compression/chunk.js';
+import { numberArg } from './args.js';
 import {
   type DevopsData,
   empiricalEntropy,
@@ -13,6 +14,8 @@ import {
   SERIES_KINDS,
   type SeriesKind,
 } from './devops-data.js';
+import { medianAveraged } from './median.js';
+import { formatTable } from './table.js';
 
 const POINTS_PER_DAY = 8640;
 const CHUNK_SIZES = [720, POINTS_PER_DAY];
@@ -35,12 +38,6 @@ interface Row {
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function measure(
@@ -91,8 +88,8 @@ function measure(
     bytes,
     points,
     codecs,
-    encodeMps: points / median(encodeTimes) / 1000,
-    decodeMps: points / median(decodeTimes) / 1000,
+    encodeMps: points / medianAveraged(encodeTimes) / 1000,
+    decodeMps: points / medianAveraged(decodeTimes) / 1000,
   };
 }
 
@@ -137,9 +134,7 @@ function format(rows: Row[]): string {
     r.decodeMps.toFixed(1),
     r.codecs,
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
-  const row = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
-  return [row(header), row(widths.map((w) => '-'.repeat(w))), ...lines.map(row)].join('\n');
+  return formatTable([header, ...lines], { align: 'left' });
 }
 
 export async function runCompressionBench(options: { series?: number; seed?: number } = {}) {
@@ -193,11 +188,6 @@ export async function runCompressionBench(options: { series?: number; seed?: num
   console.log('* floats: the gauges times pi (not short decimals), for the XOR codec; no bound');
 }
 
-function argValue(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : undefined;
-}
-
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runCompressionBench({ series: argValue('--series'), seed: argValue('--seed') });
+  await runCompressionBench({ series: numberArg('--series'), seed: numberArg('--seed') });
 }

@@ -21,15 +21,12 @@ import { createRealEnv } from '../src/env/real-env.js';
 import { PointBatch } from '../src/model/batch.js';
 import { PeerTransport } from '../src/net/peer-transport.js';
 import { openEngine, type StorageEngine } from '../src/storage/engine.js';
+import { numberArg } from './args.js';
+import { median } from './median.js';
 
 const SERIES = 100;
 const BATCH_POINTS = 10_000;
 const IN_FLIGHT = 4;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -164,9 +161,5 @@ export async function runDataPlaneBench(points = 1_000_000, runs = 3): Promise<v
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const arg = (name: string, dflt: number) => {
-    const i = process.argv.indexOf(name);
-    return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  };
-  await runDataPlaneBench(arg('--points', 1_000_000), arg('--runs', 3));
+  await runDataPlaneBench(numberArg('--points') ?? 1_000_000, numberArg('--runs') ?? 3);
 }

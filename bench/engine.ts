@@ -15,19 +15,17 @@ import { createRealEnv } from '../src/env/real-env.js';
 import { PointBatch } from '../src/model/batch.js';
 import { aggregate } from '../src/query/aggregate.js';
 import { openEngine } from '../src/storage/engine.js';
+import { numberArg } from './args.js';
 import {
   type DevopsData,
   empiricalEntropyBitsPerPoint,
   generateDevopsData,
 } from './devops-data.js';
+import { median } from './median.js';
+import { printTable } from './table.js';
 
 const BATCH_POINTS = 10_000;
 const DAY_MS = 86_400_000;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
-}
 
 /** Batches in arrival order: every series' next points, time step by time step. */
 function toBatches(data: DevopsData): PointBatch[] {
@@ -168,20 +166,9 @@ export async function runEngineBench(
       `${batches[0].length} points, fsync=batch on NodeVfs in ${tmpdir()}; entropy bound ` +
       `${entropy.toFixed(3)} bytes/point`,
   );
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  rows.forEach((r, i) => {
-    console.log(
-      r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '),
-    );
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  });
-}
-
-function argValue(name: string): number | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : undefined;
+  printTable(rows);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await runEngineBench({ series: argValue('--series'), runs: argValue('--runs') });
+  await runEngineBench({ series: numberArg('--series'), runs: numberArg('--runs') });
 }

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { medianAveraged } from './median.js';
+import { printTable } from './table.js';
 
 /**
  * HTTP ingest benchmark (npm run bench:http): a real count-server process and a separate
@@ -57,7 +59,7 @@ export async function runHttpLoadBench(argv: string[] = []): Promise<void> {
   );
   const rows = results.map((x, i) => row(`run ${i + 1}`, x));
   rows.push(row('median', medianOf(results)));
-  printTable(
+  const table = [
     [
       '',
       'points/s',
@@ -69,8 +71,9 @@ export async function runHttpLoadBench(argv: string[] = []): Promise<void> {
       'KiB/request',
       'server CPU µs/point',
     ],
-    rows,
-  );
+    ...rows,
+  ];
+  printTable(table, { align: 'right' });
 }
 
 async function oneRun(run: number): Promise<RunResult> {
@@ -191,14 +194,8 @@ function rssOf(pid: number): number {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function medianOf(rs: RunResult[]): RunResult {
-  const pick = (k: keyof RunResult) => median(rs.map((r) => r[k]));
+  const pick = (k: keyof RunResult) => medianAveraged(rs.map((r) => r[k]));
   return {
     pointsPerSecond: pick('pointsPerSecond'),
     requests: pick('requests'),
@@ -223,14 +220,6 @@ function row(label: string, r: RunResult): string[] {
     (r.bytesPerRequest / 1024).toFixed(0),
     r.cpuMicrosPerPoint.toFixed(2),
   ];
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join('  ');
-  console.log(fmt(header));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(fmt(r));
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -15,15 +15,11 @@ import { allocateTokens, type TokenHolder } from '../src/cluster/token-allocator
 import { clusterEnvOf } from '../src/env/cluster-env.js';
 import { createRealEnv } from '../src/env/real-env.js';
 import { PeerTransport } from '../src/net/peer-transport.js';
+import { numberArg } from './args.js';
+import { median } from './median.js';
 
 function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
+  return numberArg(`--${name}`) ?? fallback;
 }
 
 function percentile(xs: number[], p: number): number {

@@ -11,7 +11,10 @@ import { aggregate } from '../src/query/aggregate.js';
 import { mergeSamples } from '../src/query/merge.js';
 import { parseSelector } from '../src/query/selectors.js';
 import { SeriesIndex } from '../src/storage/series-index.js';
+import { numberArg } from './args.js';
 import { generateDevopsData } from './devops-data.js';
+import { median } from './median.js';
+import { printTable } from './table.js';
 
 interface Row {
   name: string;
@@ -19,11 +22,6 @@ interface Row {
   /** Work items per round (points, keys, selects). */
   items: number;
   run: () => void;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 export function runQueryBench(rounds = 7): string[][] {
@@ -143,17 +141,6 @@ export function runQueryBench(rounds = 7): string[][] {
   return table;
 }
 
-function printTable(table: string[][]): void {
-  const widths = table[0].map((_, c) => Math.max(...table.map((r) => r[c].length)));
-  for (const [i, r] of table.entries()) {
-    console.log(
-      r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '),
-    );
-    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  }
-}
-
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const at = process.argv.indexOf('--rounds');
-  printTable(runQueryBench(at > 0 ? Number(process.argv[at + 1]) : 7));
+  printTable(runQueryBench(numberArg('--rounds') ?? 7));
 }

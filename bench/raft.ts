@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { numberArg } from './args.js';
+import { median } from './median.js';
 import type { NodeCommand } from './raft-node.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -21,13 +23,7 @@ const IDS = ['n1', 'n2', 'n3'];
 const ELECTION_TICKS = 10;
 
 function num(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? Number(process.argv[i + 1]) : fallback;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
+  return numberArg(`--${name}`) ?? fallback;
 }
 
 function percentile(sorted: number[], q: number): number {

@@ -8,6 +8,7 @@ import { runCompressionBench } from './compression.js';
 import { runEngineBench } from './engine.js';
 import { runLineProtocolBench } from './line-protocol.js';
 import { runQueryBench } from './query.js';
+import { printTable } from './table.js';
 import { runWalBench } from './wal.js';
 
 const sections: Record<string, () => Promise<void>> = {
@@ -15,7 +16,7 @@ const sections: Record<string, () => Promise<void>> = {
   engine: () => runEngineBench(),
   wal: () => runWalBench(),
   query: async () => {
-    for (const row of runQueryBench()) console.log(row.join('  '));
+    printTable(runQueryBench());
   },
   'line-protocol': () => runLineProtocolBench(),
 };

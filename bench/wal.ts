@@ -14,6 +14,9 @@ import { fileURLToPath } from 'node:url';
 import { createRealEnv } from '../src/env/real-env.js';
 import type { FsyncMode } from '../src/storage/engine.js';
 import { Wal } from '../src/storage/wal.js';
+import { numberArg } from './args.js';
+import { median } from './median.js';
+import { printTable } from './table.js';
 
 export interface WalBenchOptions {
   runs?: number;
@@ -26,11 +29,6 @@ interface Sample {
   mbPerSec: number;
   fsyncsPerSec: number;
   fsyncP50Ms: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1];
 }
 
 async function runOnce(
@@ -104,20 +102,14 @@ export async function runWalBench(options: WalBenchOptions = {}): Promise<void> 
       ]);
     }
   }
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
-  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c])).join('  '));
-}
-
-function flag(argv: string[], name: string): number | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 && i + 1 < argv.length ? Number(argv[i + 1]) : undefined;
+  printTable(rows, { align: 'right', rule: false });
 }
 
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);
   await runWalBench({
-    runs: flag(argv, '--runs'),
-    durationMs: flag(argv, '--duration-ms'),
-    recordBytes: flag(argv, '--record-bytes'),
+    runs: numberArg('--runs', argv),
+    durationMs: numberArg('--duration-ms', argv),
+    recordBytes: numberArg('--record-bytes', argv),
   });
 }
