@@ -1,5 +1,6 @@
 import { CountError } from '../model/errors.js';
 import { isValidTimestamp, MAX_TIMESTAMP_EXCLUSIVE, type Samples } from '../model/point.js';
+import { lowerBound } from './samples-range.js';
 
 // The bucket grid of an aggregation. Without a step there is one bucket [start, end); with a
 // step, bucket i is [start + i*step, start + (i+1)*step), the last one cut at `end`.
@@ -54,18 +55,6 @@ export function checkRange(start: unknown, end: unknown, step?: unknown): void {
   }
 }
 
-/** Index of the first timestamp >= t. */
-export function lowerBound(ts: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = ts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (ts[mid] < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /**
  * Calls `visit(bucket, i)` for every point i of `s` in [start, end), walking bucket boundaries
  * instead of dividing per point.
@@ -79,7 +68,7 @@ export function forEachPoint(
 ): void {
   const ts = s.timestamps;
   const vs = s.values;
-  let i = lowerBound(ts, start);
+  let i = lowerBound(ts, ts.length, start);
   if (step === undefined) {
     for (; i < ts.length && ts[i] < end; i++) visit(0, vs[i]);
     return;

@@ -2,6 +2,7 @@ import { decodeChunkInto } from '../compression/chunk.js';
 import { assert } from '../model/assert.js';
 import { CountError } from '../model/errors.js';
 import { EMPTY_SAMPLES, type Samples } from '../model/point.js';
+import { sliceSamples } from '../query/samples-range.js';
 import {
   BLOCK_CHUNKS_FILE,
   BLOCK_INDEX_FILE,
@@ -12,7 +13,6 @@ import {
   decodeIndex,
   decodeMeta,
 } from './block-format.js';
-import { sliceSamples } from './samples-range.js';
 import { isNotFound, joinPath, type Vfs, type VfsFile } from './vfs.js';
 
 /**

@@ -7,13 +7,13 @@ import { EMPTY_SAMPLES, MAX_TIMESTAMP_EXCLUSIVE, type Samples } from '../model/p
 import type { Selector } from '../model/selector.js';
 import { isCanonical } from '../model/series.js';
 import { mergeSamples } from '../query/merge.js';
+import { lowerBound } from '../query/samples-range.js';
 import { Block } from './block-reader.js';
 import { BlockWriter } from './block-writer.js';
 import { loadLatestCheckpoint, removeCheckpointsBefore, writeCheckpoint } from './checkpoint.js';
 import { planCompaction, writeMergedBlock } from './compaction.js';
 import { Head, type HeadSeries, partsToSamples, readParts, type SeriesParts } from './head.js';
 import { blocksPastRetention } from './retention.js';
-import { lowerBound } from './samples-range.js';
 import { SeriesIndex } from './series-index.js';
 import { Tombstones } from './tombstones.js';
 import { joinPath } from './vfs.js';

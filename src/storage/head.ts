@@ -1,7 +1,7 @@
 import { decodeChunk, encodeChunk } from '../compression/chunk.js';
 import { assert } from '../model/assert.js';
 import { convergeValue, type Samples } from '../model/point.js';
-import { lowerBound, sliceSamples } from './samples-range.js';
+import { lowerBound, sliceSamples } from '../query/samples-range.js';
 
 /**
  * The memory head: the write buffer in front of the blocks. Per series, in-order points go to

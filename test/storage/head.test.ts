@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { mergeSamples } from '../../src/query/merge.js';
+import { lowerBound } from '../../src/query/samples-range.js';
 import { Head, partsToSamples } from '../../src/storage/head.js';
-import { lowerBound } from '../../src/storage/samples-range.js';
 
 const RANGE = 1000;
 
