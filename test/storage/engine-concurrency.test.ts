@@ -2,23 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { openEngine } from '../../src/storage/engine.js';
 import { MemoryVfs } from '../../src/storage/memory-vfs.js';
 import { batchOf, HOUR, ManualEnv } from './engine-test-env.js';
+import { seeded } from './seeded-random.js';
 
 const T0 = 1_699_999_200_000;
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('storage engine under concurrent operations', () => {
   it('a read sees every point acknowledged before it started, while cuts and compactions run', async () => {
     for (let seed = 1; seed <= 5; seed++) {
-      const rnd = prng(seed);
+      const rnd = seeded(seed);
       const e = await openEngine(new ManualEnv(new MemoryVfs(), T0 + 10 * HOUR), {
         blockRangeMs: HOUR,
         outOfOrderWindowMs: 3 * HOUR,

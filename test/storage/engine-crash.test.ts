@@ -4,19 +4,10 @@ import { MemoryVfs } from '../../src/storage/memory-vfs.js';
 import type { Vfs, VfsFile } from '../../src/storage/vfs.js';
 import { CrashAtOpVfs } from './crash-vfs.js';
 import { batchOf, HOUR, ManualEnv } from './engine-test-env.js';
+import { seeded } from './seeded-random.js';
 
 const T0 = 1_699_999_200_000;
 const SERIES = ['cpu{host="a"}', 'cpu{host="b"}', 'mem{host="a"}'];
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Runs a random workload (concurrent writes in and out of order, flushes, compactions) on a
@@ -24,8 +15,8 @@ function prng(seed: number): () => number {
  * is there with its value, and every point there was written.
  */
 async function crashRun(seed: number, crashAt: number): Promise<{ acked: number; ops: number }> {
-  const rnd = prng(seed);
-  const mem = new MemoryVfs({ random: prng(seed ^ 0x5bd1e995) });
+  const rnd = seeded(seed);
+  const mem = new MemoryVfs({ random: seeded(seed ^ 0x5bd1e995) });
   const vfs = new CrashAtOpVfs(mem, crashAt);
   const env = new ManualEnv(vfs, T0 + 6 * HOUR);
   const opts = {
@@ -135,7 +126,7 @@ function withStuckTombstoneSync(inner: Vfs): Vfs {
 describe('crash recovery on the in-memory disk', () => {
   it('keeps every acknowledged point when the disk crashes at a random operation', async () => {
     // A dry run counts the operations, so the crash points cover the whole workload.
-    const rnd = prng(7);
+    const rnd = seeded(7);
     let totalAcked = 0;
     for (let seed = 1; seed <= 12; seed++) {
       const dry = await crashRun(seed, Number.POSITIVE_INFINITY);
@@ -225,7 +216,7 @@ describe('crash recovery on the in-memory disk', () => {
       Array.from({ length: n }, (_, i) => [SERIES[i % 3], T0 + from + i * 60_000, v + i]);
     // Builds two blocks of one window plus head data, then runs `step` with a crash at op k.
     const run = async (k: number, step: 'flush' | 'compact') => {
-      const mem = new MemoryVfs({ random: prng(k) });
+      const mem = new MemoryVfs({ random: seeded(k) });
       const setup = await openEngine(new ManualEnv(mem.view(), T0 + 6 * HOUR), opts);
       await setup.write(batchOf(pts(0, 90, 0)));
       await setup.flush();

@@ -1,6 +1,7 @@
 import type { Env, TimerHandle } from '../../src/env/env.js';
 import { PointBatch } from '../../src/model/batch.js';
 import type { Vfs } from '../../src/storage/vfs.js';
+import { seeded } from './seeded-random.js';
 
 /**
  * A manual Env for engine tests: the clock moves only when the test says so and timers fire
@@ -8,7 +9,8 @@ import type { Vfs } from '../../src/storage/vfs.js';
  */
 export class ManualEnv implements Env {
   private time: number;
-  private seed = 12345;
+  /** Deterministic per env. */
+  private readonly rand = seeded(12345);
   private timers: Array<{ due: number; fn: () => void; live: boolean }> = [];
 
   constructor(
@@ -49,12 +51,7 @@ export class ManualEnv implements Env {
   }
 
   random(): number {
-    // mulberry32: deterministic per env.
-    this.seed = (this.seed + 0x6d2b79f5) | 0;
-    let t = this.seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.rand();
   }
 }
 

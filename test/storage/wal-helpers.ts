@@ -50,17 +50,7 @@ export class ManualEnv implements Env {
   }
 }
 
-/** Seeded PRNG (mulberry32). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seeded } from './seeded-random.js';
 
 /** Payload of record `id`: its id in the first 4 bytes, then bytes derived from the id. */
 export function payloadFor(id: number, size: number): Uint8Array {
