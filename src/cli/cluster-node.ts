@@ -46,6 +46,12 @@ export interface ClusterNodeOptions {
   readonly log: Logger;
   /** How long to keep asking the seeds (identity check and join). */
   readonly joinDeadlineMs?: number;
+  /**
+   * Called once if the metadata Raft replica stops on its own (a disk error, a broken
+   * invariant). count-server exits: a member that cannot persist its Raft state must not go on
+   * serving as if it were one.
+   */
+  readonly onFatal: (error: unknown) => void;
 }
 
 export interface ClusterNode {
@@ -66,6 +72,7 @@ export interface ClusterNode {
 
 const DEFAULT_JOIN_DEADLINE_MS = 60_000;
 const SEED_REQUEST_TIMEOUT_MS = 3000;
+const FATAL_CHECK_MS = 1000;
 
 export async function startClusterNode(opts: ClusterNodeOptions): Promise<ClusterNode> {
   const { nodeId, log } = opts;
@@ -148,6 +155,13 @@ export async function startClusterNode(opts: ClusterNodeOptions): Promise<Cluste
     started = true;
 
     let closed = false;
+    const watchdog = setInterval(() => {
+      const fatal = meta.metadata.fatal();
+      if (fatal === null || closed) return;
+      clearInterval(watchdog);
+      opts.onFatal(fatal);
+    }, FATAL_CHECK_MS);
+    watchdog.unref();
     return {
       env,
       coordinator: live,
@@ -179,6 +193,7 @@ export async function startClusterNode(opts: ClusterNodeOptions): Promise<Cluste
       close: async () => {
         if (closed) return;
         closed = true;
+        clearInterval(watchdog);
         // Say goodbye first, so peers stop routing to this node at once, not after detection.
         gossip.leave();
         cleanup.stop();

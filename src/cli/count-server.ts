@@ -96,6 +96,11 @@ async function main(): Promise<void> {
       seeds: config.seeds.map(formatHostPort),
       rf: config.rf,
       log: moduleLogger(root, config.logLevels, 'cluster'),
+      onFatal: (e) => {
+        log.fatal({ err: e }, 'the metadata Raft replica stopped; exiting');
+        root.flush();
+        process.exit(1);
+      },
     });
     service = cluster.coordinator;
     cluster.registerMetrics(metrics.registry);
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
     bodyLimitBytes: config.bodyLimitBytes,
     maxInflightWrites: config.maxInflightWrites,
     maxInflightQueries: config.maxInflightQueries,
+    seriesKeyCacheKeys: config.seriesKeyCacheKeys,
     ...(cluster === null ? {} : { extraRoutes: (cluster as ClusterNode).registerRoutes }),
   });
   // Before listening, so that 'listening' means the join is staged.
