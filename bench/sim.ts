@@ -2,8 +2,10 @@
  * Simulator speed: `node dist/bench/sim.js [seeds] [rounds]` runs the same seeds (a 5-node
  * group under the default faults and workload) `rounds` times and prints, per round and as
  * medians, simulated seconds per wall second and per CPU second, events per second and seeds
- * per minute. CPU time is shown because wall time on a shared machine measures the neighbours.
+ * per minute. CPU time is shown because wall time on a shared machine measures the neighbours;
+ * the 1-minute load average at the end of each round says how crowded the machine was.
  */
+import { loadavg } from 'node:os';
 import { DEFAULT_SIMULATION, runSimulation } from '../sim/simulation.js';
 
 interface Round {
@@ -12,6 +14,7 @@ interface Round {
   virtualMs: number;
   events: number;
   seeds: number;
+  load: number;
 }
 
 export async function runSimBench(seeds = 20, rounds = 5): Promise<void> {
@@ -19,7 +22,7 @@ export async function runSimBench(seeds = 20, rounds = 5): Promise<void> {
   await runSimulation({ ...DEFAULT_SIMULATION, seed: 0 });
   const results: Round[] = [];
   console.log(
-    'round  seeds  simulated s  wall s  cpu s  sim/wall  sim/cpu  events/cpu s  seeds/min',
+    'round  seeds  simulated s  wall s  cpu s  sim/wall  sim/cpu  events/cpu s  seeds/min  load',
   );
   for (let r = 0; r < rounds; r++) {
     const cpu0 = process.cpuUsage();
@@ -33,7 +36,8 @@ export async function runSimBench(seeds = 20, rounds = 5): Promise<void> {
     }
     const wallMs = performance.now() - t0;
     const c = process.cpuUsage(cpu0);
-    const round = { wallMs, cpuMs: (c.user + c.system) / 1000, virtualMs, events, seeds };
+    const cpuMs = (c.user + c.system) / 1000;
+    const round = { wallMs, cpuMs, virtualMs, events, seeds, load: loadavg()[0] };
     results.push(round);
     console.log(row(String(r + 1), round));
   }
@@ -48,6 +52,7 @@ export async function runSimBench(seeds = 20, rounds = 5): Promise<void> {
       virtualMs: median((x) => x.virtualMs),
       events: median((x) => x.events),
       seeds,
+      load: median((x) => x.load),
     }),
   );
 }
@@ -65,6 +70,7 @@ function row(label: string, r: Round): string {
       .toString()
       .padStart(13),
     ((r.seeds / r.wallMs) * 60_000).toFixed(0).padStart(10),
+    r.load.toFixed(1).padStart(5),
   ].join(' ');
 }
 

@@ -201,8 +201,9 @@ export class FileLogStore implements LogStore {
 
   // ---- writes ----
 
-  async save(update: LogUpdate, options: { syncHardState?: boolean } = {}): Promise<void> {
-    await this.exclusive(async () => {
+  save(update: LogUpdate, options: { syncHardState?: boolean } = {}): Promise<void> {
+    // Returns exclusive's promise (no async wrapper): saves are on Raft's hot path.
+    return this.exclusive(async () => {
       const snap = update.snapshot;
       if (snap !== null && snap.meta.index > this.mem.snapshot().meta.index) {
         // A leader's snapshot replaces the whole log: snapshot file first, then a fresh segment

@@ -184,7 +184,9 @@ export class RaftRuntime implements RaftHost {
   }
 
   private kick(): void {
-    if (this.processing || this.stopped) return;
+    // Checked here too: most ticks and many messages leave nothing to do, and an idle pass
+    // through the async loop still costs a promise.
+    if (this.processing || this.stopped || !this.core.hasReady()) return;
     void this.processReadies();
   }
 
@@ -195,12 +197,15 @@ export class RaftRuntime implements RaftHost {
         const rd = this.core.ready();
         // A leader's messages may leave while its own entries are being written.
         if (rd.sendBeforePersist) for (const m of rd.messages) this.opts.transport.send(m);
-        await this.persist(rd);
+        // Awaited only when there is a write: an await of nothing is a microtask turn per Ready.
+        const saved = this.persist(rd);
+        if (saved !== null) await saved;
         if (this.stopped) return;
         if (!rd.sendBeforePersist) for (const m of rd.messages) this.opts.transport.send(m);
         this.applyReady(rd);
         this.core.advance(rd);
-        await this.maybeSnapshot();
+        const compacted = this.maybeSnapshot();
+        if (compacted !== null) await compacted;
       }
     } catch (e) {
       this.fatal(e);
@@ -209,11 +214,12 @@ export class RaftRuntime implements RaftHost {
     }
   }
 
-  private async persist(rd: Ready): Promise<void> {
-    if (rd.hardState === null && rd.entries.length === 0 && rd.snapshot === null) return;
+  /** The write for this Ready, or null when it has nothing to persist. */
+  private persist(rd: Ready): Promise<void> | null {
+    if (rd.hardState === null && rd.entries.length === 0 && rd.snapshot === null) return null;
     // The planted no-vote-fsync bug: a vote change is written but not made durable.
     const skipVoteSync = rd.voteChanged && this.opts.config.bugs.has('no-vote-fsync');
-    await this.store.save(
+    return this.store.save(
       { hardState: rd.hardState, entries: rd.entries, snapshot: rd.snapshot },
       { syncHardState: !skipVoteSync },
     );
@@ -305,12 +311,12 @@ export class RaftRuntime implements RaftHost {
    * the log compacted) only `keepEntries` entries later, so followers a little behind still
    * catch up from the log.
    */
-  private async maybeSnapshot(): Promise<void> {
+  private maybeSnapshot(): Promise<void> | null {
     const every = this.opts.snapshotEvery;
-    if (every <= 0) return;
+    if (every <= 0) return null;
     if (this.nextSnapshot === null && this.applied - this.lastSnapshotIndex >= every) {
       const term = this.store.term(this.applied);
-      if (term === null) return;
+      if (term === null) return null;
       this.nextSnapshot = {
         meta: { index: this.applied, term, conf: this.conf },
         data: this.opts.stateMachine.snapshot(),
@@ -320,8 +326,9 @@ export class RaftRuntime implements RaftHost {
     if (next !== null && this.applied >= next.meta.index + this.opts.keepEntries) {
       this.nextSnapshot = null;
       this.lastSnapshotIndex = next.meta.index;
-      await this.store.compact(next);
+      return this.store.compact(next);
     }
+    return null;
   }
 
   private guard(fn: () => void): void {

@@ -6,7 +6,12 @@ import { createHash, type Hash } from 'node:crypto';
  * runs of the same seed must give the same hash; the lines themselves are kept only when asked
  * for (--trace), since a sweep would otherwise hold millions of strings.
  */
-const HASH_BATCH_CHARS = 64 * 1024;
+/**
+ * Lines are hashed in batches of about 4 KiB: one crypto call per line costs more than the
+ * hash, while a large batch is a long rope of small strings that outlives young-generation
+ * collections and is slow to flatten (64 KiB batches took twice the hashing time of 4 KiB).
+ */
+const HASH_BATCH_CHARS = 4 * 1024;
 
 export class Trace {
   private readonly hash: Hash = createHash('sha256');
@@ -23,7 +28,6 @@ export class Trace {
    * "<t> <kind> <detail>"; the NDJSON form is built only when lines are kept.
    */
   record(at: number, kind: string, detail: string): void {
-    // Lines are batched before hashing: one crypto call per event costs more than the hash.
     this.pending += `${at} ${kind} ${detail}\n`;
     if (this.pending.length >= HASH_BATCH_CHARS) this.flush();
     this.count++;

@@ -412,10 +412,16 @@ class MemoryFile implements VfsFile {
     return this.inode.length;
   }
 
-  async append(data: Uint8Array): Promise<void> {
-    this.check();
-    if (this.mode === 'read') throw new VfsIoError('EBADF', `opened read-only: ${this.path}`);
-    await this.vfs.appendTo(this, this.inode, data);
+  // append and sync hand back the vfs's promise instead of awaiting it in an async wrapper:
+  // the simulator runs them on every Raft write, and each extra layer is a promise and a turn.
+  append(data: Uint8Array): Promise<void> {
+    try {
+      this.check();
+      if (this.mode === 'read') throw new VfsIoError('EBADF', `opened read-only: ${this.path}`);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.vfs.appendTo(this, this.inode, data);
   }
 
   async read(position: number, length: number): Promise<Uint8Array> {
@@ -425,9 +431,13 @@ class MemoryFile implements VfsFile {
     return position >= end ? new Uint8Array(0) : this.inode.buf.slice(position, end);
   }
 
-  async sync(): Promise<void> {
-    this.check();
-    await this.vfs.syncFile(this, this.inode);
+  sync(): Promise<void> {
+    try {
+      this.check();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.vfs.syncFile(this, this.inode);
   }
 
   async close(): Promise<void> {
