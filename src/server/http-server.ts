@@ -25,6 +25,7 @@ import {
   parsePartialPolicy,
   parseTimeRange,
   type QueryParams,
+  takeBodyOptions,
 } from './request-params.js';
 
 /**
@@ -235,9 +236,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
 
   app.post('/query', async (request: FastifyRequest<{ Querystring: QueryParams }>, reply) => {
     const t0 = performance.now();
-    const req = parseQueryRequest(parseJsonBody(request.body as Buffer | undefined));
-    const consistency = parseConsistency(request.query.consistency);
-    const policy = parsePartialPolicy(request.query.partial);
+    const parts = takeBodyOptions(parseJsonBody(request.body as Buffer | undefined), request.query);
+    const req = parseQueryRequest(parts.body);
+    const consistency = parseConsistency(parts.consistency);
+    const policy = parsePartialPolicy(parts.partial);
     const outcome = await queries.run(() => service.query(req, consistency));
     checkPartial(outcome, policy);
     let points = 0;

@@ -36,6 +36,45 @@ export function parsePartialPolicy(text: string | undefined): 'allow' | 'deny' {
   );
 }
 
+/**
+ * POST /query may give `consistency` and `partial` in its JSON body as well as in the query
+ * string (every data call takes them); given in both places they must agree. Returns the body
+ * without them (the query parser rejects unknown fields) and the values to use.
+ */
+export function takeBodyOptions(
+  body: unknown,
+  query: QueryParams,
+): { body: unknown; consistency: string | undefined; partial: string | undefined } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { body, consistency: query.consistency, partial: query.partial };
+  }
+  const { consistency, partial, ...rest } = body as Record<string, unknown>;
+  return {
+    body: rest,
+    consistency: mergeOption('consistency', consistency, query.consistency),
+    partial: mergeOption('partial', partial, query.partial),
+  };
+}
+
+function mergeOption(
+  field: string,
+  inBody: unknown,
+  inQuery: string | undefined,
+): string | undefined {
+  if (inBody === undefined) return inQuery;
+  if (typeof inBody !== 'string') {
+    throw new CountError('invalid_parameter', `${field} in the body must be a string`, { field });
+  }
+  if (inQuery !== undefined && inQuery !== inBody) {
+    throw new CountError(
+      'invalid_parameter',
+      `${field} is ${JSON.stringify(inBody.slice(0, 40))} in the body but ${JSON.stringify(inQuery.slice(0, 40))} in the query string`,
+      { field },
+    );
+  }
+  return inBody;
+}
+
 /** `start` and `end` (integer ms, required; start inclusive, end exclusive, start <= end). */
 export function parseTimeRange(q: QueryParams): { start: number; end: number } {
   const start = parseTime(q.start, 'start');
