@@ -118,6 +118,20 @@ describe('replicated writes', () => {
     );
   });
 
+  it('replays hints on the periodic check when no liveness event came (a healed partition)', async () => {
+    cluster = await TestCluster.start(3, 3, {
+      handoff: { replayPauseMs: 1, checkIntervalMs: 20, hintsPerRound: 1000 },
+    });
+    cluster.net.partition('n1', 'n2');
+    const coord = cluster.node('n1').coordinator;
+    await coord.write(batchOf([['part{a="1"}', NOW, 1]]), 'quorum');
+    await cluster.settle();
+    expect(coord.handoff.pending('n2')).toBe(1);
+    cluster.net.heal();
+    await waitFor(() => coord.handoff.pending('n2') === 0, 'the periodic replay');
+    expect(await localPoints(cluster.node('n2'), 'part{a="1"}')).toEqual([[NOW, 1]]);
+  });
+
   it('hints a replica that times out, after answering the client at quorum', async () => {
     cluster = await TestCluster.start(3, 3, { requestTimeoutMs: 600 });
     cluster.net.setHung('n3', true);
