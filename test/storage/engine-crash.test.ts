@@ -250,4 +250,46 @@ describe('crash recovery on the in-memory disk', () => {
       expect(k).toBeGreaterThan(20);
     }
   });
+
+  it('recovers from a crash at every single operation of retention: whole blocks or nothing', async () => {
+    const opts = { blockRangeMs: HOUR, retentionMs: 3 * HOUR, outOfOrderWindowMs: 6 * HOUR };
+    const now = T0 + 6 * HOUR;
+    // One point per series every 10 minutes over 6 hours: six 1 h blocks, the first three
+    // past retention at `now`.
+    const pts: Array<[string, number, number]> = [];
+    for (let m = 0; m < 360; m += 10) for (const s of SERIES) pts.push([s, T0 + m * 60_000, m]);
+    const run = async (k: number) => {
+      const mem = new MemoryVfs({ random: seeded(k) });
+      const setup = await openEngine(new ManualEnv(mem.view(), now), opts);
+      await setup.write(batchOf(pts));
+      await setup.flush();
+      await setup.close();
+      const vfs = new CrashAtOpVfs(mem, k);
+      let removed = -1;
+      try {
+        const e = await openEngine(new ManualEnv(vfs, now), opts);
+        removed = await e.applyRetention();
+      } catch {
+        // the crash
+      }
+      vfs.crashNow();
+      const e2 = await openEngine(new ManualEnv(mem.view(), now), opts);
+      for (const s of SERIES) {
+        const got = Array.from((await e2.readRange(s, 0, T0 * 2)).timestamps);
+        // The newest three hours are always there; each older hour is there whole or not at all.
+        for (let h = 0; h < 6; h++) {
+          const n = got.filter((t) => t >= T0 + h * HOUR && t < T0 + (h + 1) * HOUR).length;
+          if (h >= 3) expect(n).toBe(6);
+          else if (removed === 3) expect(n).toBe(0);
+          else expect([0, 6]).toContain(n);
+        }
+      }
+      await e2.close();
+      return removed;
+    };
+    let k = 1;
+    while ((await run(k)) < 0) k++;
+    expect(await run(k)).toBe(3);
+    expect(k).toBeGreaterThan(10);
+  });
 });
