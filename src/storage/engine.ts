@@ -19,14 +19,21 @@ import { Tombstones } from './tombstones.js';
 import { joinPath } from './vfs.js';
 import { DEFAULT_MAX_RECORD_BYTES, Wal } from './wal.js';
 import {
+  decodeRefSamplesRecord,
   decodeSamplesRecord,
   decodeTombstoneRecord,
-  encodeSamplesRecord,
+  encodeRefSamplesRecord,
   encodeTombstoneRecord,
+  RefTable,
+  refDefBytes,
+  refSamplesRecordBytes,
+  WAL_RECORD_REF_SAMPLES,
   WAL_RECORD_SAMPLES,
   WAL_RECORD_TOMBSTONE,
   walRecordKind,
 } from './wal-records.js';
+
+const utf8 = new TextEncoder();
 
 /** When a write is acknowledged relative to the WAL fsync that covers it. */
 export type FsyncMode =
@@ -253,6 +260,8 @@ export interface LocalEngineExtras {
 class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   private readonly head: Head;
   private readonly index = new SeriesIndex();
+  /** Replay's table of the segment-scoped series refs of REF_SAMPLES records. */
+  private readonly replayRefs = new RefTable();
   /** Blocks sorted by window start. Replaced, never mutated, so readers can hold a copy. */
   private blocks: Block[] = [];
   /** Per series: how many loaded blocks hold its data visibly (not tombstoned). */
@@ -272,6 +281,14 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   private queuedFlush: Promise<void> | null = null;
   /** A write was refused for memory since the last full cut: the next round frees the head. */
   private memoryRefused = false;
+  /** The WAL segment the series refs below belong to, and the next ref free in it. */
+  private walRefSegment = -1;
+  private nextWalRef = 0;
+  /** Scratch for planning a write's record: per batch key its ref; the defs; per point a ref. */
+  private batchRefs = new Uint32Array(1024);
+  private defRefs = new Uint32Array(1024);
+  private defKeys: Uint8Array[] = [];
+  private pointRefs = new Uint32Array(16 * 1024);
   lastMaintenanceError: unknown = undefined;
 
   constructor(
@@ -307,8 +324,8 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
         }
       }
     }
-    await this.wal.replay(checkpoint?.state.walSegment ?? 0, (payload) =>
-      this.replayRecord(payload),
+    await this.wal.replay(checkpoint?.state.walSegment ?? 0, (payload, segment) =>
+      this.replayRecord(payload, segment),
     );
     for (const b of blocks) {
       maxSeq = Math.max(maxSeq, b.meta.seq);
@@ -326,9 +343,24 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     if (this.cutDue() !== undefined) this.scheduleSoon();
   }
 
-  private replayRecord(payload: Uint8Array): void {
+  private replayRecord(payload: Uint8Array, segment: number): void {
+    this.replayRefs.enterSegment(segment);
     const kind = walRecordKind(payload);
-    if (kind === WAL_RECORD_SAMPLES) {
+    if (kind === WAL_RECORD_REF_SAMPLES) {
+      const r = decodeRefSamplesRecord(payload);
+      for (let d = 0; d < r.defKeys.length; d++) this.replayRefs.define(r.defRefs[d], r.defKeys[d]);
+      // Resolved per record: a tombstone between records may have dropped a head series.
+      const series = new Map<number, HeadSeries>();
+      for (let i = 0; i < r.timestamps.length; i++) {
+        const ref = r.refs[i];
+        let s = series.get(ref);
+        if (s === undefined) {
+          s = this.head.getOrCreate(this.replayRefs.key(ref));
+          series.set(ref, s);
+        }
+        this.head.append(s, r.timestamps[i], r.values[i]);
+      }
+    } else if (kind === WAL_RECORD_SAMPLES) {
       const r = decodeSamplesRecord(payload);
       const series: Array<HeadSeries | undefined> = new Array(r.keys.length);
       for (let i = 0; i < r.timestamps.length; i++) {
@@ -378,12 +410,14 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       if (t < oldest || t > newest) throw this.outOfWindow(batch, i, oldest, newest);
       if (t > batchMax) batchMax = t;
     }
+    const m = batch.series.length;
+    // The head series of each batch key (undefined: new), looked up once for the whole write.
+    const known: Array<HeadSeries | undefined> = new Array(m);
     let newSeriesBytes = 0;
-    const keys: Array<string | Uint8Array> = new Array(batch.series.length);
-    for (let k = 0; k < batch.series.length; k++) {
+    for (let k = 0; k < m; k++) {
       const key = batch.series[k];
       const existing = this.head.get(key);
-      keys[k] = existing === undefined ? key : existing.keyBytes;
+      known[k] = existing;
       if (existing !== undefined) continue;
       if (!isCanonical(key)) {
         throw new CountError('invalid_series', `series key is not canonical: ${key}`, {
@@ -395,7 +429,7 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     const used = this.head.bytes + this.pendingBytes;
     // Upper estimate of what the batch adds: raw columns plus their compressed copy when a chunk
     // closes, and a possible growth of each series' open chunk.
-    const adds = newSeriesBytes + n * 24 + batch.series.length * 1024;
+    const adds = newSeriesBytes + n * 24 + m * 1024;
     if (used + adds > this.opts.headMemoryLimitBytes) {
       this.memoryRefused = true;
       this.scheduleSoon();
@@ -409,29 +443,67 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       );
     }
     // One WAL record per batch, appended before the head changes so WAL order = apply order.
-    const record = encodeSamplesRecord(keys, batch.seriesIndex, ts, batch.values, n);
-    if (record.length > DEFAULT_MAX_RECORD_BYTES) {
+    // Series are named by segment-scoped refs: a key is (re)defined the first time a record of
+    // the segment uses it. If the record would not fit the current segment it goes to the next
+    // one, where every key needs defining again.
+    let segment = this.wal.currentSegment();
+    let plan = this.planRefs(batch, known, segment);
+    let recordBytes = refSamplesRecordBytes(plan.defBytes, n);
+    const fits = this.wal.segmentFor(recordBytes);
+    if (fits !== segment) {
+      segment = fits;
+      plan = this.planRefs(batch, known, segment);
+      recordBytes = refSamplesRecordBytes(plan.defBytes, n);
+    }
+    if (recordBytes > DEFAULT_MAX_RECORD_BYTES) {
       throw new CountError(
         'body_too_large',
         `a batch of ${n} points is too large for one WAL record; split it`,
-        { details: { recordBytes: record.length, limit: DEFAULT_MAX_RECORD_BYTES } },
+        { details: { recordBytes, limit: DEFAULT_MAX_RECORD_BYTES } },
       );
     }
-    // A refusal known now (WAL failed, queue full) must leave the head as it was.
-    const refused = this.wal.appendRefusal(record.length);
+    // A refusal known now (WAL failed, queue full) must leave the head (and the refs) as they were.
+    const refused = this.wal.appendRefusal(recordBytes);
     if (refused !== null) throw refused;
-    const appended = this.wal.append(record);
     const si = batch.seriesIndex;
+    const batchRefs = this.batchRefs;
+    if (this.pointRefs.length < n)
+      this.pointRefs = new Uint32Array(Math.max(n, 2 * this.pointRefs.length));
+    const pointRefs = this.pointRefs;
+    for (let i = 0; i < n; i++) pointRefs[i] = batchRefs[si[i]];
+    const record = encodeRefSamplesRecord(
+      this.defRefs,
+      this.defKeys,
+      plan.defCount,
+      plan.defBytes,
+      pointRefs,
+      ts,
+      batch.values,
+      n,
+    );
+    const appended = this.wal.append(record);
+    assert(
+      this.wal.currentSegment() === segment,
+      'engine write: the WAL record went to another segment than its refs were planned for',
+    );
+    this.walRefSegment = segment;
+    this.nextWalRef = plan.nextRef;
     const vs = batch.values;
-    const series: Array<HeadSeries | undefined> = new Array(batch.series.length);
+    const series: Array<HeadSeries | undefined> = new Array(m);
     for (let i = 0; i < n; i++) {
-      let s = series[si[i]];
+      const k = si[i];
+      let s = series[k];
       if (s === undefined) {
         // Series are created on their first point, so a key without points creates nothing.
-        const key = batch.series[si[i]];
-        s = this.head.getOrCreate(key);
-        this.index.add(key);
-        series[si[i]] = s;
+        s = known[k];
+        if (s === undefined || s.isEmpty) {
+          const key = batch.series[k];
+          s = this.head.getOrCreate(key);
+          this.index.add(key);
+        }
+        s.walRef = batchRefs[k];
+        s.walRefSegment = segment;
+        series[k] = s;
       }
       this.head.append(s, ts[i], vs[i]);
     }
@@ -440,6 +512,48 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.scheduleSoon();
     }
     await appended;
+  }
+
+  /**
+   * Assigns each batch key its ref in WAL segment `segment` (into batchRefs) and lists the keys
+   * that record must define (defRefs/defKeys): those without a head series or whose ref belongs
+   * to an earlier segment. Changes no series: the refs are committed only once the record is
+   * appended.
+   */
+  private planRefs(
+    batch: PointBatch,
+    known: ReadonlyArray<HeadSeries | undefined>,
+    segment: number,
+  ): { defCount: number; defBytes: number; nextRef: number } {
+    const m = batch.series.length;
+    if (this.batchRefs.length < m)
+      this.batchRefs = new Uint32Array(Math.max(m, 2 * this.batchRefs.length));
+    if (this.defRefs.length < m)
+      this.defRefs = new Uint32Array(Math.max(m, 2 * this.defRefs.length));
+    const batchRefs = this.batchRefs;
+    const defRefs = this.defRefs;
+    const defKeys = this.defKeys;
+    let nextRef = segment === this.walRefSegment ? this.nextWalRef : 0;
+    let defCount = 0;
+    let defBytes = 0;
+    for (let k = 0; k < m; k++) {
+      const s = known[k];
+      if (s !== undefined && s.walRefSegment === segment) {
+        batchRefs[k] = s.walRef;
+        continue;
+      }
+      const kb = s !== undefined ? s.keyBytes : utf8.encode(batch.series[k]);
+      batchRefs[k] = nextRef;
+      defRefs[defCount] = nextRef;
+      defKeys[defCount] = kb;
+      defCount++;
+      defBytes += refDefBytes(kb.length);
+      nextRef++;
+    }
+    assert(nextRef <= 0xffffffff, 'engine write: WAL refs of one segment exhausted');
+    // Drop references to keys of earlier, larger batches (the scratch is kept).
+    if (defKeys.length > defCount + 4096) defKeys.length = defCount;
+    return { defCount, defBytes, nextRef };
   }
 
   /**

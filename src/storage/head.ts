@@ -51,6 +51,9 @@ export class HeadSeries {
   bytes: number;
   /** The key in UTF-8, for WAL records. */
   readonly keyBytes: Uint8Array;
+  /** The series' ref in WAL segment `walRefSegment` (engine.ts: refs are scoped to a segment). */
+  walRef = 0;
+  walRefSegment = -1;
 
   constructor(
     readonly key: string,

@@ -259,6 +259,19 @@ export class Wal {
     return this.tailSegment;
   }
 
+  /**
+   * The segment an append of a `payloadBytes` payload made now would go to (the current one, or
+   * the next when it would overflow the current). Records that refer to earlier records of
+   * their segment (the engine's segment-scoped series refs) are sized against this.
+   */
+  segmentFor(payloadBytes: number): number {
+    const frameBytes = RECORD_HEADER_BYTES + payloadBytes;
+    return this.tailBytes > SEGMENT_HEADER_BYTES &&
+      this.tailBytes + frameBytes > this.options.segmentBytes
+      ? this.tailSegment + 1
+      : this.tailSegment;
+  }
+
   /** Numbers of the segment files that exist, ascending. */
   segments(): number[] {
     return [...this.segmentSizes.keys()].sort((a, b) => a - b);
