@@ -107,7 +107,11 @@ class AdminClient {
         return parsed;
       }
       const e = (parsed as { error?: ErrorBody } | null)?.error;
-      if (res.status === 404 && e === undefined) {
+      // A single node answers the /admin/cluster routes with the API's JSON 404 for an unknown
+      // route; a 404 about a node (not_found "node n9 is not a member") is a real answer.
+      const noRoute =
+        e === undefined || (e.code === 'not_found' && /^no route /.test(e.message ?? ''));
+      if (res.status === 404 && noRoute) {
         throw new ControlError(1, `error: ${this.servers[k]} is not a cluster node (no ${path})`);
       }
       const error = new ControlError(

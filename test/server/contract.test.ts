@@ -1,6 +1,13 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ServerProcess, startServer, stopAllServers } from '../helpers/server-process.js';
+import {
+  REPO_ROOT,
+  type ServerProcess,
+  startServer,
+  stopAllServers,
+} from '../helpers/server-process.js';
 
 /**
  * The public HTTP contract of DESIGN.md, checked as an outside client sees it: one real
@@ -319,5 +326,17 @@ describe('public HTTP contract (one real count-server process)', () => {
       `/query/range/${enc('ct.range{host="h1"}')}?start=${T0}&end=${T0 + 3000}`,
     );
     expect(r.json().points).toHaveLength(3);
+  });
+
+  it('countctl against a single (non-cluster) node says so, and exits 1', () => {
+    const ctl = join(REPO_ROOT, 'dist/src/cli/countctl.js');
+    for (const cmd of [['status'], ['ring'], ['decommission', 'n3']]) {
+      const r = spawnSync(process.execPath, [ctl, '--server', server.url, ...cmd], {
+        encoding: 'utf8',
+        timeout: 15_000,
+      });
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('is not a cluster node');
+    }
   });
 });
