@@ -36,8 +36,10 @@ export class Block {
   }
 
   /**
-   * Opens `dir`. Returns undefined when the meta is missing or invalid: the block was never
-   * finished. A valid meta with a damaged index or chunk file is corruption (corrupt_data).
+   * Opens `dir`. Returns undefined when the meta is missing: the block was never finished. A
+   * meta that is there but fails its checksum, or a damaged index or chunk file, is corruption
+   * (corrupt_data): the meta is written and fsynced before anything reads it, so a bad one is
+   * damage, and taking it for an unfinished write would have the engine delete the block.
    */
   static async open(vfs: Vfs, dir: string): Promise<Block | undefined> {
     let metaBytes: Uint8Array;
@@ -48,7 +50,9 @@ export class Block {
       throw e;
     }
     const meta = decodeMeta(metaBytes);
-    if (meta === undefined) return undefined;
+    if (meta === undefined) {
+      throw new CountError('corrupt_data', `block ${dir}: meta fails its checksum or format`);
+    }
     let indexBytes: Uint8Array;
     try {
       indexBytes = await vfs.readFile(joinPath(dir, BLOCK_INDEX_FILE));

@@ -57,17 +57,21 @@ describe('blocks', () => {
     expect((await b.read('c', 0, 1e9)).timestamps.length).toBe(0);
   });
 
-  it('a directory without a valid meta is an unfinished write', async () => {
+  it('a published block with a damaged meta is corrupt_data; an unfinished .tmp one is removed', async () => {
     const vfs = new MemoryVfs();
     const meta = await writeBlock(vfs);
     const dir = joinPath('blocks', meta.id);
     await rewrite(vfs, joinPath(dir, BLOCK_META_FILE), (b) => {
       b[10] ^= 1;
     });
-    expect(await Block.open(vfs, dir)).toBeUndefined();
-    // The engine removes it at open.
+    await expect(Block.open(vfs, dir)).rejects.toMatchObject({ code: 'corrupt_data' });
+    // The meta is durable before the block is renamed into place (or read at all), so a bad
+    // meta is damage: the engine refuses to open rather than delete the block's data.
+    await expect(openEngine(new ManualEnv(vfs))).rejects.toMatchObject({ code: 'corrupt_data' });
+    expect(await vfs.exists(dir)).toBe(true);
+    await vfs.rename(dir, `${dir}.tmp`);
     const e = await openEngine(new ManualEnv(vfs));
-    expect(await vfs.exists(dir)).toBe(false);
+    expect(await vfs.exists(`${dir}.tmp`)).toBe(false);
     expect(e.stats().blocks).toBe(0);
     await e.close();
   });
