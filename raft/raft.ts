@@ -55,6 +55,7 @@ interface IncomingSnapshot {
 /** Heartbeat answers without a chunk acknowledgement before the leader resends a chunk. */
 const SNAPSHOT_RESEND_AFTER = 3;
 const NO_OP = new Uint8Array(0);
+const NO_PROGRESS: ReadonlyMap<NodeId, Progress> = new Map();
 /** Bound on the buffer a follower allocates for an incoming snapshot. */
 const MAX_SNAPSHOT_BYTES = 1024 * 1024 * 1024;
 
@@ -85,6 +86,8 @@ export class RaftCore implements RawNode {
   private readonly pendingReads: ReadIndexQueue;
   private incomingSnapshot: IncomingSnapshot | null = null;
   private msgs: Message[] = [];
+  /** maybeCommit's match indexes, reused. */
+  private readonly commitScratch: number[] = [];
   private readStates: ReadState[] = [];
   private prevSoft: SoftState;
   private prevHard: HardState;
@@ -319,10 +322,13 @@ export class RaftCore implements RawNode {
   }
 
   status(): Status {
-    const progress = new Map<NodeId, Progress>();
+    // Hosts poll status often; a follower's (empty) progress is one shared map, not a new one.
+    let progress: ReadonlyMap<NodeId, Progress> = NO_PROGRESS;
     if (this.role === 'leader') {
+      const leading = new Map<NodeId, Progress>();
+      progress = leading;
       for (const [id, pr] of this.progress) {
-        progress.set(id, {
+        leading.set(id, {
           match: pr.match,
           next: pr.next,
           state: pr.state,
@@ -737,11 +743,16 @@ export class RaftCore implements RawNode {
    */
   private maybeCommit(): boolean {
     // The leader counts its own entries only once persisted: its messages may leave first.
-    const matches = this.conf.voters.map((v) =>
-      v === this.id ? this.log.stableLastIndex() : (this.progress.get(v)?.match ?? 0),
-    );
-    if (matches.length === 0) return false;
-    matches.sort((a, b) => b - a);
+    // Runs on every append response: one scratch array instead of a map and a sort closure each.
+    const voters = this.conf.voters;
+    if (voters.length === 0) return false;
+    const matches = this.commitScratch;
+    matches.length = voters.length;
+    for (let i = 0; i < voters.length; i++) {
+      const v = voters[i];
+      matches[i] = v === this.id ? this.log.stableLastIndex() : (this.progress.get(v)?.match ?? 0);
+    }
+    matches.sort(descending);
     const index = matches[majority(matches.length) - 1];
     if (index <= this.log.committed) return false;
     if (this.log.term(index) !== this.term && !this.cfg.bugs.has('old-term-commit')) return false;
@@ -940,6 +951,10 @@ export class RaftCore implements RawNode {
     if (msg.term === undefined) msg.term = this.term;
     this.msgs.push(m as Message);
   }
+}
+
+function descending(a: number, b: number): number {
+  return b - a;
 }
 
 function majority(n: number): number {
