@@ -12,16 +12,8 @@ import {
   parseStep,
 } from '../../src/query/aggregate.js';
 import { MAX_BUCKETS } from '../../src/query/buckets.js';
+import { samples, values } from './samples.js';
 
-const samples = (pts: [number, number][]): Samples => {
-  const sorted = [...pts].sort((a, b) => a[0] - b[0]);
-  const dedup = sorted.filter((p, i) => i === 0 || p[0] !== sorted[i - 1][0]);
-  return {
-    timestamps: Float64Array.from(dedup.map((p) => p[0])),
-    values: Float64Array.from(dedup.map((p) => p[1])),
-  };
-};
-const values = (xs: number[]) => samples(xs.map((x, i) => [i, x] as [number, number]));
 const one = (fn: AggregateFn, xs: number[], q?: number) =>
   aggregate([values(xs)], { fn, start: 0, end: xs.length, q })[0]?.value;
 

@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CountError } from '../../src/model/errors.js';
-import type { Samples } from '../../src/model/point.js';
 import { AGGREGATE_FNS, aggregate, type Bucket } from '../../src/query/aggregate.js';
 import {
   finishPartial,
@@ -10,16 +9,7 @@ import {
   mergePartials,
   partialAggregate,
 } from '../../src/query/partial-aggregate.js';
-
-const samples = (pts: [number, number][]): Samples => {
-  const sorted = [...pts].sort((a, b) => a[0] - b[0]);
-  const dedup = sorted.filter((p, i) => i === 0 || p[0] !== sorted[i - 1][0]);
-  return {
-    timestamps: Float64Array.from(dedup.map((p) => p[0])),
-    values: Float64Array.from(dedup.map((p) => p[1])),
-  };
-};
-const values = (xs: number[]) => samples(xs.map((x, i) => [i, x] as [number, number]));
+import { samples, values } from './samples.js';
 
 function expectClose(got: Bucket[], want: Bucket[], scale: number): void {
   expect(got.map((b) => b.start)).toEqual(want.map((b) => b.start));
