@@ -107,7 +107,8 @@ const VIEW_BUGS: Partial<Record<ClusterBug, PlantedViewBug>> = {
 /** How often the monitor stops nodes that left and retries admin commands. */
 const MONITOR_MS = 50;
 const ADMIN_TIMEOUT_MS = 2000;
-const ADMIN_MAX_ATTEMPTS = 20;
+const ADMIN_MAX_ATTEMPTS = 40;
+const ADMIN_RETRY_MS = 200;
 
 export async function runClusterSimulation(
   options: ClusterSimulationOptions,
@@ -409,42 +410,36 @@ class ClusterAdmin {
   }
 
   private ask(id: string, attempt: number): void {
-    const via = [...this.nodes.values()].find((n) => n.up && !this.left.has(n.id));
     const done = (what: string): void => {
       this.trace.record(this.scheduler.now, 'admin', `${what} decommission ${id}`);
       this.busy = false;
     };
-    if (via?.parts === undefined || via.parts === null) {
-      if (attempt + 1 >= ADMIN_MAX_ATTEMPTS) done('gave up');
-      else this.scheduler.schedule(100, () => this.ask(id, attempt + 1));
-      return;
-    }
     let settled = false;
     const retry = (): void => {
       if (settled) return;
       settled = true;
       if (attempt + 1 >= ADMIN_MAX_ATTEMPTS) done('gave up');
-      else this.scheduler.schedule(100, () => this.ask(id, attempt + 1));
+      else this.scheduler.schedule(ADMIN_RETRY_MS, () => this.ask(id, attempt + 1));
     };
+    const via = [...this.nodes.values()].find((n) => n.up && !this.left.has(n.id));
+    const parts = via?.parts ?? null;
+    if (parts === null) {
+      retry();
+      return;
+    }
+    // Staged already (an earlier answer was lost, or it finished): nothing more to ask.
+    const known = parts.view.state().nodes[id]?.state;
+    if (known === 'leaving' || known === 'left') {
+      done('staged');
+      return;
+    }
     this.scheduler.schedule(ADMIN_TIMEOUT_MS, retry);
-    via.parts.service.operate('decommission', id).then(
-      () => {
-        if (settled) return;
-        settled = true;
-        done('staged');
-      },
-      (e: unknown) => {
-        // 'conflict' means one is already staged (perhaps ours, from a lost answer).
-        if ((e as { code?: string }).code === 'conflict') {
-          if (!settled) {
-            settled = true;
-            done('conflict on');
-          }
-          return;
-        }
-        retry();
-      },
-    );
+    // Refusals (another operation in flight: 'conflict'; no leader) are retried, bounded.
+    parts.service.operate('decommission', id).then(() => {
+      if (settled) return;
+      settled = true;
+      done('staged');
+    }, retry);
   }
 
   /** Stops nodes that their own view shows as left; traces the leader's operation progress. */
