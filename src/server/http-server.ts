@@ -170,8 +170,13 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
   }
 
   app.post('/insert', async (request: FastifyRequest<{ Querystring: QueryParams }>, reply) => {
-    const batch = parseInsertBody(parseJsonBody(request.body as Buffer | undefined));
-    const written = await write(batch, request.query, 'json');
+    const { body, options } = takeBodyOptions(
+      parseJsonBody(request.body as Buffer | undefined),
+      request.query,
+      ['consistency'],
+    );
+    const batch = parseInsertBody(body);
+    const written = await write(batch, { consistency: options.consistency }, 'json');
     return sendJson(reply, `{"written":${written}}`);
   });
 
@@ -236,10 +241,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Count
 
   app.post('/query', async (request: FastifyRequest<{ Querystring: QueryParams }>, reply) => {
     const t0 = performance.now();
-    const parts = takeBodyOptions(parseJsonBody(request.body as Buffer | undefined), request.query);
-    const req = parseQueryRequest(parts.body);
-    const consistency = parseConsistency(parts.consistency);
-    const policy = parsePartialPolicy(parts.partial);
+    const { body, options } = takeBodyOptions(
+      parseJsonBody(request.body as Buffer | undefined),
+      request.query,
+      ['consistency', 'partial'],
+    );
+    const req = parseQueryRequest(body);
+    const consistency = parseConsistency(options.consistency);
+    const policy = parsePartialPolicy(options.partial);
     const outcome = await queries.run(() => service.query(req, consistency));
     checkPartial(outcome, policy);
     let points = 0;

@@ -37,23 +37,24 @@ export function parsePartialPolicy(text: string | undefined): 'allow' | 'deny' {
 }
 
 /**
- * POST /query may give `consistency` and `partial` in its JSON body as well as in the query
- * string (every data call takes them); given in both places they must agree. Returns the body
- * without them (the query parser rejects unknown fields) and the values to use.
+ * The JSON routes may give `consistency` (and POST /query `partial`) in the body as well as in
+ * the query string (every data call takes them); given in both places they must agree. Returns
+ * the body without them (the body parsers reject unknown fields) and the values to use.
  */
-export function takeBodyOptions(
+export function takeBodyOptions<K extends 'consistency' | 'partial'>(
   body: unknown,
   query: QueryParams,
-): { body: unknown; consistency: string | undefined; partial: string | undefined } {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    return { body, consistency: query.consistency, partial: query.partial };
+  names: readonly K[],
+): { body: unknown; options: Record<K, string | undefined> } {
+  const options = {} as Record<K, string | undefined>;
+  for (const name of names) options[name] = query[name];
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return { body, options };
+  const rest = { ...(body as Record<string, unknown>) };
+  for (const name of names) {
+    options[name] = mergeOption(name, rest[name], query[name]);
+    delete rest[name];
   }
-  const { consistency, partial, ...rest } = body as Record<string, unknown>;
-  return {
-    body: rest,
-    consistency: mergeOption('consistency', consistency, query.consistency),
-    partial: mergeOption('partial', partial, query.partial),
-  };
+  return { body: rest, options };
 }
 
 function mergeOption(

@@ -137,6 +137,28 @@ describe('public HTTP contract (one real count-server process)', () => {
     expectError(both, 400, 'invalid_parameter');
   });
 
+  it('POST /insert also takes consistency in its JSON body (not partial: writes are never partial)', async () => {
+    const one = { series: 'ct.body', timestamp: T0, value: 1 };
+    for (const level of ['one', 'quorum', 'all']) {
+      expect((await call('POST', '/insert', { ...one, consistency: level })).json()).toEqual({
+        written: 1,
+      });
+      const batch = { points: [one], consistency: level };
+      expect((await call('POST', '/insert', batch)).json()).toEqual({ written: 1 });
+    }
+    expectError(
+      await call('POST', '/insert', { ...one, consistency: 'two' }),
+      400,
+      'invalid_parameter',
+    );
+    expectError(
+      await call('POST', '/insert?consistency=one', { ...one, consistency: 'all' }),
+      400,
+      'invalid_parameter',
+    );
+    expectError(await call('POST', '/insert', { ...one, partial: 'deny' }), 400, 'invalid_body');
+  });
+
   it('line protocol: precision ns (default), us, u, ms, s on /write and /api/v2/write, gzip bodies', async () => {
     const ms = T0 + 123;
     const bodies: Array<[path: string, ts: string]> = [
