@@ -120,7 +120,12 @@ export class RaftRuntime implements RaftHost {
 
   receive(message: Message): void {
     if (this.stopped) return;
-    this.guard(() => this.core.step(message));
+    // Inline rather than guard(): a closure per message shows in the simulator's profile.
+    try {
+      this.core.step(message);
+    } catch (e) {
+      this.fatal(e);
+    }
     this.kick();
   }
 
