@@ -289,6 +289,8 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   private defRefs = new Uint32Array(1024);
   private defKeys: Uint8Array[] = [];
   private pointRefs = new Uint32Array(16 * 1024);
+  /** The head series of the last batch's keys, by position: the first guess for the next one. */
+  private lastBatchSeries: ReadonlyArray<HeadSeries | undefined> = [];
   lastMaintenanceError: unknown = undefined;
 
   constructor(
@@ -414,9 +416,14 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     // The head series of each batch key (undefined: new), looked up once for the whole write.
     const known: Array<HeadSeries | undefined> = new Array(m);
     let newSeriesBytes = 0;
+    const guess = this.lastBatchSeries;
     for (let k = 0; k < m; k++) {
       const key = batch.series[k];
-      const existing = this.head.get(key);
+      // Clients tend to send the same series in the same order every interval: try the series
+      // at this position in the previous batch (string identity makes the compare cheap) before
+      // the map lookup, which costs ~100 ns at 10,000s of series (cache misses).
+      const g = k < guess.length ? guess[k] : undefined;
+      const existing = g !== undefined && !g.removed && g.key === key ? g : this.head.get(key);
       known[k] = existing;
       if (existing !== undefined) continue;
       if (!isCanonical(key)) {
@@ -504,9 +511,11 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
         s.walRef = batchRefs[k];
         s.walRefSegment = segment;
         series[k] = s;
+        known[k] = s;
       }
       this.head.append(s, ts[i], vs[i]);
     }
+    this.lastBatchSeries = known;
     if (batchMax > this.highWatermark) this.highWatermark = batchMax;
     if (this.cutDue() !== undefined || this.underMemoryPressure() || this.walTooLarge()) {
       this.scheduleSoon();

@@ -54,6 +54,8 @@ export class HeadSeries {
   /** The series' ref in WAL segment `walRefSegment` (engine.ts: refs are scoped to a segment). */
   walRef = 0;
   walRefSegment = -1;
+  /** Set once the head dropped the series: holders of the object must look the key up again. */
+  removed = false;
 
   constructor(
     readonly key: string,
@@ -134,6 +136,7 @@ export class Head {
     const s = this.seriesByKey.get(key);
     if (s === undefined) return false;
     this.seriesByKey.delete(key);
+    s.removed = true;
     this.bytes -= s.bytes;
     this.points -= s.points;
     return !s.isEmpty;
