@@ -1,4 +1,4 @@
-import type { Ring } from '../cluster/ring.js';
+import type { Ring, TokenRange } from '../cluster/ring.js';
 import { encodeBatch } from '../cluster/samples-codec.js';
 import { PointBatch } from '../model/batch.js';
 import { CountError } from '../model/errors.js';
@@ -28,35 +28,43 @@ export interface WriteGroup {
  * are looked up once; the points are then copied column by column into their group's batch.
  */
 export function groupByReplicas(batch: PointBatch, ring: Ring, tokens: TokenCache): WriteGroup[] {
+  if (ring.isEmpty()) {
+    throw new CountError('consistency_unavailable', 'the cluster has no data owners yet', {
+      retryAfterSeconds: 1,
+      details: { acknowledged: 0, required: 1 },
+    });
+  }
   const groups: WriteGroup[] = [];
   const byKey = new Map<string, number>();
+  // Ranges are few (16 tokens a node) and shared by many series: the group of each range is
+  // worked out once per batch, so a series costs a token lookup and one binary search.
+  const groupOfRange = new Map<TokenRange, number>();
   const groupOfSeries = new Int32Array(batch.series.length);
-  const idInGroup = new Int32Array(batch.series.length);
   for (let s = 0; s < batch.series.length; s++) {
-    const token = tokens.tokenOf(batch.series[s]);
-    const owners = ring.readReplicas(token);
-    if (owners.length === 0) {
-      throw new CountError('consistency_unavailable', 'the cluster has no data owners yet', {
-        retryAfterSeconds: 1,
-        details: { acknowledged: 0, required: 1 },
-      });
-    }
-    const pending = ring.writeReplicas(token).filter((id) => !owners.includes(id));
-    // The set matters, not the order (every replica gets the write): sorted, series with the
-    // same replicas in another ring order share a group.
-    const key = `${[...owners].sort().join(',')}|${[...pending].sort().join(',')}`;
-    let g = byKey.get(key);
+    const range = ring.rangeOf(tokens.tokenOf(batch.series[s]));
+    let g = groupOfRange.get(range);
     if (g === undefined) {
-      g = groups.length;
-      byKey.set(key, g);
-      groups.push({ owners, pending, batch: new PointBatch(Math.min(batch.length, 1024)) });
+      const owners = [...range.replicas];
+      const pending = range.writeReplicas.filter((id) => !owners.includes(id));
+      // The set matters, not the order (every replica gets the write): sorted, series with the
+      // same replicas in another ring order share a group.
+      const key = `${[...owners].sort().join(',')}|${[...pending].sort().join(',')}`;
+      g = byKey.get(key);
+      if (g === undefined) {
+        g = groups.length;
+        byKey.set(key, g);
+        groups.push({ owners, pending, batch });
+      }
+      groupOfRange.set(range, g);
     }
     groupOfSeries[s] = g;
-    idInGroup[s] = groups[g].batch.seriesId(batch.series[s]);
   }
-  if (groups.length === 1) {
-    groups[0].batch = batch;
-    return groups;
+  // The common case (every series on the same replicas, e.g. 3 nodes at RF=3): no copy.
+  if (groups.length === 1) return groups;
+  for (const group of groups) group.batch = new PointBatch(Math.min(batch.length, 1024));
+  const idInGroup = new Int32Array(batch.series.length);
+  for (let s = 0; s < batch.series.length; s++) {
+    idInGroup[s] = groups[groupOfSeries[s]].batch.seriesId(batch.series[s]);
   }
   const si = batch.seriesIndex;
   for (let i = 0; i < batch.length; i++) {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { applyCommand } from '../../src/cluster/cluster-commands.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { TokenCache } from '../../src/distributed/token-cache.js';
 import { groupByReplicas } from '../../src/distributed/write-path.js';
@@ -46,6 +47,39 @@ describe('groupByReplicas', () => {
       ),
       { numRuns: 50 },
     );
+  });
+});
+
+describe('groupByReplicas during a started join', () => {
+  it('gives each series its owners and pending owners, as the ring does per token', () => {
+    const base = clusterState(['a', 'b', 'c', 'd'], 3, 8);
+    const prepared = applyCommand(base, {
+      type: 'prepare-join',
+      node: { id: 'e', httpAddress: 'e:1', peerAddress: 'e:2' },
+    });
+    expect(prepared.ok).toBe(true);
+    const opId = prepared.state.operation?.id ?? -1;
+    const started = applyCommand(prepared.state, { type: 'start', opId });
+    expect(started.ok).toBe(true);
+    const ring = Ring.from(started.state);
+    const tokens = new TokenCache();
+    const batch = new PointBatch(4);
+    for (let s = 0; s < 400; s++) batch.add(`j{k="${s}"}`, s, s);
+    const groups = groupByReplicas(batch, ring, tokens);
+    expect(groups.length).toBeGreaterThan(1);
+    expect(groups.some((g) => g.pending.length > 0)).toBe(true);
+    let total = 0;
+    for (const g of groups) {
+      total += g.batch.length;
+      for (let i = 0; i < g.batch.length; i++) {
+        const token = tokens.tokenOf(g.batch.series[g.batch.seriesIndex[i]]);
+        const owners = ring.readReplicas(token);
+        const pending = ring.writeReplicas(token).filter((id) => !owners.includes(id));
+        expect([...g.owners].sort()).toEqual([...owners].sort());
+        expect([...g.pending].sort()).toEqual(pending.sort());
+      }
+    }
+    expect(total).toBe(400);
   });
 });
 
