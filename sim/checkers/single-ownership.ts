@@ -5,7 +5,8 @@ import type { Ring } from '../../src/cluster/ring.js';
  * Single ownership: the owners (read replicas) a node computes for a range are a function of
  * the committed epoch, and change only in the staged step that finishes an operation.
  * - Two nodes at the same epoch compute the same ring (else both may own a range).
- * - Outside a staged operation no range has pending owners (write replicas = read replicas).
+ * - Outside a staged operation, and in its `prepared` step, no range has pending owners (write
+ *   replicas = read replicas); in the `started` step every owner is still a write replica.
  * - Between two consecutive epochs the owners of a range change only if the first had an
  *   operation in flight and the second has none (the finish step).
  */
@@ -31,11 +32,13 @@ export class SingleOwnership {
       .join(' ');
     const step =
       state.operation === null ? 'none' : `${state.operation.kind}:${state.operation.step}`;
-    if (state.operation === null) {
-      for (const r of ranges) {
-        if (!sameSet(r.replicas, r.writeReplicas)) {
-          return `${where}: range ${r.start}..${r.end} has write replicas [${r.writeReplicas}] beyond its owners [${r.replicas}] with no operation in flight`;
-        }
+    const started = state.operation?.step === 'started';
+    for (const r of ranges) {
+      if (!started && !sameSet(r.replicas, r.writeReplicas)) {
+        return `${where}: range ${r.start}..${r.end} has write replicas [${r.writeReplicas}] other than its owners [${r.replicas}] at step ${step}`;
+      }
+      if (started && !r.replicas.every((o) => r.writeReplicas.includes(o))) {
+        return `${where}: range ${r.start}..${r.end} has an owner missing from its write replicas [${r.writeReplicas}] while streaming`;
       }
     }
     const known = this.epochs.get(state.epoch);
