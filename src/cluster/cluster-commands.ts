@@ -193,14 +193,12 @@ function prepareLeave(
   if (node.state === 'left') return unchanged(state);
   if (node.state !== 'normal') return refuse(state, 'conflict', `node ${id} is ${node.state}`);
   const remaining = Object.values(state.nodes).filter((n) => n.state === 'normal' && n.id !== id);
-  // A decommission streams the node's data away, so it must leave rf owners; removing a dead
-  // node only needs someone left (its copies are gone either way).
-  if (remaining.length === 0 || (kind === 'decommission' && remaining.length < state.rf)) {
-    return refuse(
-      state,
-      'conflict',
-      `${kind} of ${id} would leave ${remaining.length} node(s), fewer than the replication factor ${state.rf}`,
-    );
+  // The replication factor is capped at the number of members (DESIGN.md), so leaving fewer
+  // than rf nodes is allowed: the ring then keeps every series on all the nodes that remain,
+  // and a decommission streams the leaving node's ranges to them first. Only the last node
+  // cannot leave, since its data would have nowhere to go.
+  if (remaining.length === 0) {
+    return refuse(state, 'conflict', `${kind} of ${id} would leave no node in the cluster`);
   }
   const nodes = { ...state.nodes, [id]: { ...node, state: 'leaving' as const } };
   return commit(withOperation(state, nodes, kind, id));

@@ -77,7 +77,7 @@ describe('cluster commands', () => {
     expect(wrongId).toMatchObject({ ok: false, code: 'conflict' });
   });
 
-  it('decommission mirrors join and refuses to go below rf', () => {
+  it('decommission mirrors join; rf is capped at the members left, the last node cannot leave', () => {
     const s0 = ok(
       ok(ok(base(), { type: 'prepare-join', node: addr('n4') }), { type: 'start', opId: 2 }),
       { type: 'finish', opId: 2 },
@@ -96,16 +96,18 @@ describe('cluster commands', () => {
     expect(s3.nodes.n2).toMatchObject({ state: 'left', tokens: [] });
     const r3 = Ring.from(s3);
     for (const t of keys) expect(r3.readReplicas(t)).not.toContain('n2');
-    const s4 = ok(s3, { type: 'prepare-leave', node: 'n3', kind: 'decommission' });
-    const refused = applyCommand(
-      ok(ok(s4, { type: 'start', opId: s4.operation!.id }), {
-        type: 'finish',
-        opId: s4.operation!.id,
-      }),
-      { type: 'prepare-leave', node: 'n1', kind: 'decommission' },
-    );
+    // Leaving fewer nodes than rf is allowed: rf is capped at the members that remain.
+    const leave = (s: ClusterState, node: string) => {
+      const p = ok(s, { type: 'prepare-leave', node, kind: 'decommission' });
+      const opId = p.operation!.id;
+      return ok(ok(p, { type: 'start', opId }), { type: 'finish', opId });
+    };
+    const s5 = leave(leave(s3, 'n3'), 'n1');
+    const r5 = Ring.from(s5);
+    for (const t of keys) expect(r5.readReplicas(t)).toEqual(['n4']);
+    const refused = applyCommand(s5, { type: 'prepare-leave', node: 'n4', kind: 'decommission' });
     expect(refused).toMatchObject({ ok: false, code: 'conflict' });
-    if (!refused.ok) expect(refused.message).toContain('replication factor');
+    if (!refused.ok) expect(refused.message).toContain('no node');
     expect(applyCommand(s3, { type: 'prepare-leave', node: 'zz', kind: 'remove' })).toMatchObject({
       ok: false,
       code: 'not_found',
