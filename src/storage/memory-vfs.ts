@@ -290,26 +290,49 @@ export class MemoryVfs implements Vfs {
   }
 
   /** @internal */
-  async appendTo(file: MemoryFile, inode: Inode, data: Uint8Array): Promise<void> {
-    this.checkAlive(file);
-    this.counters.appends++;
-    if (this.faults.writeFailures > 0 && file.path.startsWith(this.faults.pathPrefix)) {
-      this.faults.writeFailures--;
-      inode.appendBytes(data.subarray(0, Math.floor(this.random() * data.length)));
-      throw new VfsIoError('EIO', `injected write failure: ${file.path}`);
+  appendTo(file: MemoryFile, inode: Inode, data: Uint8Array): Promise<void> {
+    // Completes at once: a shared settled promise instead of an async function's new one, as
+    // the simulator appends on every Raft write.
+    try {
+      this.checkAlive(file);
+      this.counters.appends++;
+      if (this.faults.writeFailures > 0 && file.path.startsWith(this.faults.pathPrefix)) {
+        this.faults.writeFailures--;
+        inode.appendBytes(data.subarray(0, Math.floor(this.random() * data.length)));
+        throw new VfsIoError('EIO', `injected write failure: ${file.path}`);
+      }
+      this.counters.bytesAppended += data.length;
+      inode.appendBytes(data);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    this.counters.bytesAppended += data.length;
-    inode.appendBytes(data);
+    return DONE;
   }
 
   /** @internal */
-  async syncFile(file: MemoryFile, inode: Inode): Promise<void> {
-    this.checkAlive(file);
-    const gate = this.syncGate;
-    if (gate !== null) {
-      await gate();
+  syncFile(file: MemoryFile, inode: Inode): Promise<void> {
+    if (this.syncGate !== null) return this.gatedSync(file, inode, this.syncGate);
+    try {
       this.checkAlive(file);
+      this.completeSync(file, inode);
+    } catch (e) {
+      return Promise.reject(e);
     }
+    return DONE;
+  }
+
+  private async gatedSync(
+    file: MemoryFile,
+    inode: Inode,
+    gate: () => Promise<void>,
+  ): Promise<void> {
+    this.checkAlive(file);
+    await gate();
+    this.checkAlive(file);
+    this.completeSync(file, inode);
+  }
+
+  private completeSync(file: MemoryFile, inode: Inode): void {
     this.counters.fileSyncs++;
     if (this.faults.syncFailures > 0 && file.path.startsWith(this.faults.pathPrefix)) {
       this.faults.syncFailures--;
@@ -449,6 +472,9 @@ class MemoryFile implements VfsFile {
     this.vfs.checkAlive(this);
   }
 }
+
+/** What appendTo and syncFile hand back when they completed without error. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** Small seeded PRNG for the default tearing source. */
 function mulberry32(seed: number): () => number {
