@@ -19,14 +19,24 @@ export class ClusterHistory {
   private readonly acked = new Map<string, AckedPoint[]>();
   /** Every value ever sent for "series\u0000timestamp" (attempted writes included). */
   private readonly written = new Map<string, number[]>();
+  /** Per series: distinct timestamps and largest value ever sent (bounds for aggregates). */
+  private readonly sent = new Map<string, { timestamps: number; max: number }>();
   points = 0;
 
   /** A write was sent (before its outcome is known). */
   attempted(series: string, timestamp: number, value: number): void {
     const k = `${series}\u0000${timestamp}`;
     const vs = this.written.get(k);
-    if (vs === undefined) this.written.set(k, [value]);
-    else vs.push(value);
+    let sent = this.sent.get(series);
+    if (sent === undefined) {
+      sent = { timestamps: 0, max: Number.NEGATIVE_INFINITY };
+      this.sent.set(series, sent);
+    }
+    sent.max = Math.max(sent.max, value);
+    if (vs === undefined) {
+      this.written.set(k, [value]);
+      sent.timestamps++;
+    } else vs.push(value);
     this.points++;
   }
 
@@ -46,6 +56,11 @@ export class ClusterHistory {
 
   ackedOf(series: string): readonly AckedPoint[] {
     return this.acked.get(series) ?? [];
+  }
+
+  /** Distinct timestamps and the largest value ever sent for `series`. */
+  sentOf(series: string): { timestamps: number; max: number } {
+    return this.sent.get(series) ?? { timestamps: 0, max: Number.NEGATIVE_INFINITY };
   }
 
   /** True when `value` is one of the values some client sent for (series, timestamp). */

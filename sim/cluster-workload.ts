@@ -4,7 +4,7 @@ import { CountError } from '../src/model/errors.js';
 import type { Samples } from '../src/model/point.js';
 import { parseSelector } from '../src/query/selectors.js';
 import type { Consistency } from '../src/server/data-service.js';
-import { checkQueryAnswer } from './checkers/query-honesty.js';
+import { checkAggregateAnswer, checkQueryAnswer } from './checkers/query-honesty.js';
 import { checkQuorumRead } from './checkers/quorum-durability.js';
 import { ClusterHistory, MAX_HISTORY_POINTS } from './cluster-history.js';
 import type { SimRandom } from './random.js';
@@ -174,6 +174,10 @@ export class ClusterWorkload {
   }
 
   private query(client: number, node: string, then: () => void): void {
+    if (this.random.chance(0.4)) {
+      this.aggregate(client, node, this.random.pick(['count', 'max'] as const), then);
+      return;
+    }
     const invokedAt = this.scheduler.now;
     const selected = this.history.ackedSeries();
     this.stats.queries++;
@@ -204,6 +208,49 @@ export class ClusterWorkload {
           end: READ_END,
           selected,
           results,
+          partial,
+          missing,
+        });
+        if (why !== null) this.report('query-honesty', why);
+      },
+    );
+  }
+
+  /** A per-series aggregate over the whole window, pushed down to the replicas. */
+  private aggregate(client: number, node: string, fn: 'count' | 'max', then: () => void): void {
+    const invokedAt = this.scheduler.now;
+    const selected = this.history.ackedSeries();
+    this.stats.queries++;
+    // One bucket per series: the step spans the whole window.
+    const step = READ_END - WORKLOAD_BASE_MS;
+    this.call(
+      node,
+      `c${client} query ${fn} quorum via ${node}`,
+      (co) =>
+        co.query(
+          { selector: parseSelector('m'), start: WORKLOAD_BASE_MS, end: READ_END, fn, step },
+          'quorum',
+        ),
+      then,
+      (r) => {
+        const values = new Map<string, number>();
+        for (const x of r.results) {
+          if ('series' in x && 'buckets' in x && x.buckets.length > 0) {
+            values.set(x.series, x.buckets[0].value);
+          }
+        }
+        const lie = this.target.partialLies;
+        const partial = lie ? false : r.partial;
+        const missing = lie ? [] : (r.missing ?? []);
+        if (partial) this.stats.partial++;
+        const why = checkAggregateAnswer(this.history, {
+          invokedAt,
+          coordinator: node,
+          start: WORKLOAD_BASE_MS,
+          end: READ_END,
+          selected,
+          fn,
+          values,
           partial,
           missing,
         });

@@ -40,6 +40,53 @@ export function checkQueryAnswer(history: ClusterHistory, q: QueryAnswer): strin
   return null;
 }
 
+/**
+ * An aggregated quorum query (`count` or `max` per series over the whole window, pushed down
+ * to the replicas as partial aggregates) is exact when not partial: the count lies between the
+ * distinct timestamps acknowledged before it and those ever sent; the max between the largest
+ * acknowledged value and the largest ever sent. A series outside those bounds must be in a
+ * missing range of a partial answer.
+ */
+export interface AggregateAnswer extends Omit<QueryAnswer, 'results'> {
+  readonly fn: 'count' | 'max';
+  /** Per series, the aggregate over the window (absent: no bucket). */
+  readonly values: ReadonlyMap<string, number>;
+}
+
+export function checkAggregateAnswer(history: ClusterHistory, q: AggregateAnswer): string | null {
+  const where = `${q.fn} query invoked at ${q.invokedAt}ms via ${q.coordinator}`;
+  if (q.partial !== q.missing.length > 0) {
+    return `${where}: partial is ${q.partial} with missing [${q.missing.join(', ')}]`;
+  }
+  const ranges = q.missing.map(parseRange);
+  for (const series of q.selected) {
+    const acked = history
+      .ackedOf(series)
+      .filter((p) => p.ackedAt < q.invokedAt && p.timestamp >= q.start && p.timestamp < q.end);
+    if (acked.length === 0) continue;
+    const sent = history.sentOf(series);
+    const got = q.values.get(series);
+    let why: string | null = null;
+    if (got === undefined) why = `${series} has no result`;
+    else if (q.fn === 'count') {
+      const low = new Set(acked.map((p) => p.timestamp)).size;
+      if (got < low || got > sent.timestamps) {
+        why = `${series} count ${got} outside [${low}, ${sent.timestamps}]`;
+      }
+    } else {
+      const low = Math.max(...acked.map((p) => p.value));
+      if (got < low || got > sent.max) why = `${series} max ${got} outside [${low}, ${sent.max}]`;
+    }
+    if (why === null) continue;
+    if (!q.partial) return `${where}: not partial, but ${why}`;
+    const token = tokenOf(series);
+    if (!ranges.some((r) => r !== null && inRange(token, r.start, r.end))) {
+      return `${where}: partial, but ${series} (token ${token}) is outside the missing ranges and ${why}`;
+    }
+  }
+  return null;
+}
+
 function parseRange(name: string): { start: string; end: string } | null {
   const m = /^([0-9a-f]{16})\.\.([0-9a-f]{16})$/.exec(name);
   return m === null ? null : { start: m[1], end: m[2] };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EpochMonotonic } from '../../sim/checkers/epoch-monotonic.js';
-import { checkQueryAnswer } from '../../sim/checkers/query-honesty.js';
+import { checkAggregateAnswer, checkQueryAnswer } from '../../sim/checkers/query-honesty.js';
 import { checkQuorumRead } from '../../sim/checkers/quorum-durability.js';
 import { SingleOwnership } from '../../sim/checkers/single-ownership.js';
 import { ClusterHistory } from '../../sim/cluster-history.js';
@@ -138,6 +138,52 @@ describe('query-honesty', () => {
     );
     expect(checkQueryAnswer(h, { ...base, results: full, partial: true, missing: [] })).toMatch(
       /names no missing range/,
+    );
+  });
+});
+
+describe('query-honesty of pushed-down aggregates', () => {
+  const base = {
+    invokedAt: 1000,
+    coordinator: 'n1',
+    start: 0,
+    end: 100,
+    selected: ['a', 'b'],
+    partial: false,
+    missing: [],
+  };
+
+  it('accepts counts and maxima between what was acknowledged and what was sent', () => {
+    const h = history();
+    const counts = new Map([
+      ['a', 2],
+      ['b', 1],
+    ]);
+    expect(checkAggregateAnswer(h, { ...base, fn: 'count', values: counts })).toBeNull();
+    const maxima = new Map([
+      ['a', 9],
+      ['b', 5],
+    ]);
+    expect(checkAggregateAnswer(h, { ...base, fn: 'max', values: maxima })).toBeNull();
+  });
+
+  it('flags a short count, a low max and a series left out of a complete answer', () => {
+    const h = history();
+    const short = new Map([
+      ['a', 1],
+      ['b', 1],
+    ]);
+    expect(checkAggregateAnswer(h, { ...base, fn: 'count', values: short })).toMatch(
+      /a count 1 outside \[2, 2\]/,
+    );
+    const low = new Map([
+      ['a', 2],
+      ['b', 4],
+    ]);
+    expect(checkAggregateAnswer(h, { ...base, fn: 'max', values: low })).toMatch(/b max 4/);
+    const none = new Map([['a', 2]]);
+    expect(checkAggregateAnswer(h, { ...base, fn: 'count', values: none })).toMatch(
+      /b has no result/,
     );
   });
 });
