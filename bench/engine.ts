@@ -9,7 +9,7 @@
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { createRealEnv } from '../src/env/real-env.js';
 import { PointBatch } from '../src/model/batch.js';
@@ -63,6 +63,8 @@ interface RunResult {
   bytesPerPointCompacted: number;
   rangeReadMs: number;
   max100Ms: number;
+  /** Longest event-loop stall during the ingest (head cuts run meanwhile), ms. */
+  maxStallMs: number;
 }
 
 async function oneRun(
@@ -78,6 +80,8 @@ async function oneRun(
     const real = createRealEnv(dir);
     const env = { ...real, now: () => start + DAY_MS, vfs: real.vfs };
     const engine = await openEngine(env, { fsync: 'batch', retentionMs: 0 });
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     let next = 0;
@@ -87,6 +91,7 @@ async function oneRun(
     await Promise.all(Array.from({ length: writers }, writer));
     const ingestMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
+    loop.disable();
     await engine.flush();
     const flushed = dirBytes(join(dir, 'blocks'));
     await engine.compact();
@@ -121,6 +126,7 @@ async function oneRun(
       bytesPerPointCompacted: compacted / totalPoints,
       rangeReadMs: median(reads),
       max100Ms: median(aggs),
+      maxStallMs: loop.max / 1e6,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -157,6 +163,8 @@ export async function runEngineBench(
   row('ingest, 4 writers (points/s)', 4, (r) => r.ingestPps, 0);
   row('ingest, 1 writer (points/CPU-s)', 1, (r) => r.ingestPpcs, 0);
   row('ingest, 4 writers (points/CPU-s)', 4, (r) => r.ingestPpcs, 0);
+  row('max event-loop stall, 1 writer (ms)', 1, (r) => r.maxStallMs, 0);
+  row('max event-loop stall, 4 writers (ms)', 4, (r) => r.maxStallMs, 0);
   row('bytes/point after flush (2h blocks)', 1, (r) => r.bytesPerPointFlushed, 3);
   row('bytes/point after compaction (24h)', 1, (r) => r.bytesPerPointCompacted, 3);
   row('one-day range read, 1 series (ms)', 1, (r) => r.rangeReadMs, 3);

@@ -81,6 +81,11 @@ function chunkOf(ts: Float64Array, vs: Float64Array, from: number, to: number): 
   };
 }
 
+/** A head chunk of a whole sorted raw run. */
+export function headChunkOf(run: Samples): HeadChunk {
+  return chunkOf(run.timestamps, run.values, 0, run.timestamps.length);
+}
+
 function chunkBytes(c: HeadChunk): number {
   return c.bytes.length + CHUNK_OVERHEAD_BYTES;
 }
