@@ -99,6 +99,19 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   walCheckpointBytes: 512 * 1024 * 1024,
 };
 
+/** Options of one write. */
+export interface WriteOptions {
+  /**
+   * Accept points older than the out-of-order window. For the cluster's repair paths only
+   * (hinted handoff, read repair, anti-entropy, range streaming: src/cluster/repair-write.ts),
+   * which write data that is old by nature; client writes never set it (the window keeps them
+   * near "now"). Everything else still applies: valid timestamps, `maxFutureMs`, the memory
+   * limit, WAL first. Old points go through the head like late ones and are cut into blocks of
+   * their own windows (a second block beside one already there, merged by compaction).
+   */
+  allowOld?: boolean;
+}
+
 export interface EngineStats {
   headSeries: number;
   headPoints: number;
@@ -119,9 +132,10 @@ export interface StorageEngine {
   /**
    * Writes a validated batch. Resolves once the batch is as durable as the fsync mode promises;
    * rejects with memory_limit_exceeded (retryable) past the head memory limit, or with
-   * timestamp_out_of_window for points older than the out-of-order window.
+   * timestamp_out_of_window for points older than the out-of-order window (unless
+   * `options.allowOld`: see WriteOptions).
    */
-  write(batch: PointBatch): Promise<void>;
+  write(batch: PointBatch, options?: WriteOptions): Promise<void>;
   /** Points of one series with start <= t < end, merged over head and blocks, deduplicated. */
   readRange(series: string, start: number, end: number): Promise<Samples>;
   /** Canonical keys of the series the selector picks, sorted. */
@@ -404,14 +418,17 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     if (this.closed) throw new CountError('shutting_down', 'the storage engine is closed');
   }
 
-  async write(batch: PointBatch): Promise<void> {
+  async write(batch: PointBatch, options?: WriteOptions): Promise<void> {
     this.checkOpen();
     const n = batch.length;
     if (n === 0) return;
     const ts = batch.timestamps;
     // Validate the whole batch before changing anything.
     const now = this.env.now();
-    const oldest = this.windowAnchor(now) - this.opts.outOfOrderWindowMs;
+    const oldest =
+      options?.allowOld === true
+        ? Number.NEGATIVE_INFINITY
+        : this.windowAnchor(now) - this.opts.outOfOrderWindowMs;
     const newest =
       this.opts.maxFutureMs > 0 ? now + this.opts.maxFutureMs : Number.POSITIVE_INFINITY;
     let batchMax = Number.NEGATIVE_INFINITY;
