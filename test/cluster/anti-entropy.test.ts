@@ -40,7 +40,8 @@ async function diverge(c: Cluster, seed: number): Promise<Map<string, [number, n
   for (let h = 0; h < 30; h++) {
     const key = `load{host="h${h}"}`;
     for (let i = 0; i < 40; i++) {
-      const t = NOW - 50 * 60_000 + i * 60_000;
+      // A month back: far older than the engines' out-of-order window (repair writes allowOld).
+      const t = NOW - 30 * 86_400_000 + i * 3_600_000;
       const v = Math.floor(rnd() * 100);
       const r = rnd();
       if (r < 0.7) {

@@ -45,8 +45,10 @@ describe('streamRange', () => {
   it('pages through sparse and dense series alike (windows and page ends at any point)', async () => {
     cluster = await TestCluster.start(1, 1);
     const points: Array<[string, number, number]> = [];
-    // Sparse: one point every 7 minutes; dense: one per ms; a single point.
-    for (let i = 0; i < 8; i++) points.push(['sparse', NOW - 50 * 60_000 + i * 7 * 60_000, i]);
+    // Sparse: one point a week from 90 days back (older than the window: repair writes); dense:
+    // one per ms; a single point.
+    for (let i = 0; i < 8; i++)
+      points.push(['sparse', NOW - 90 * 86_400_000 + i * 7 * 86_400_000, i]);
     for (let i = 0; i < 500; i++) points.push(['dense', NOW - 1000 + i, i]);
     points.push(['single', NOW - 30 * 60_000, 42]);
     await cluster.node('n1').coordinator.write(batchOf(points), 'all');

@@ -69,6 +69,22 @@ describe('quorum reads', () => {
     expect(await localPoints(cluster.node(third), k)).toEqual(want);
   });
 
+  it("repair points far older than the engines' out-of-order window", async () => {
+    cluster = await TestCluster.start(3, 3);
+    const k = 'old{room="c"}';
+    const old = NOW - 10 * 86_400_000;
+    await cluster.node('n1').coordinator.write(batchOf([[k, NOW, 1]]), 'all');
+    await writeRepair(cluster.node('n2').engine, batchOf([[k, old, 7]]));
+    const read = await cluster.node('n3').coordinator.readRange(k, 0, 2 ** 53, 'all');
+    expect(Array.from(read.points.timestamps)).toEqual([old, NOW]);
+    for (const id of ['n1', 'n2', 'n3']) {
+      expect(await localPoints(cluster.node(id), k)).toEqual([
+        [old, 7],
+        [NOW, 1],
+      ]);
+    }
+  });
+
   it('replace a failed replica by the next one, and answer 503 with the count when too few answer', async () => {
     cluster = await TestCluster.start(3, 3);
     const k = 'hum{room="b"}';

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { applyCommand } from '../../src/cluster/cluster-commands.js';
 import { Ring } from '../../src/cluster/ring.js';
+import { encodeBatch } from '../../src/cluster/samples-codec.js';
 import { TokenCache } from '../../src/distributed/token-cache.js';
 import { groupByReplicas } from '../../src/distributed/write-path.js';
 import { PointBatch } from '../../src/model/batch.js';
@@ -150,6 +151,18 @@ describe('replicated writes', () => {
     expect(await localPoints(cluster.node('n2'), k)).toEqual(
       Array.from({ length: 5 }, (_, i) => [NOW + i, i]),
     );
+  });
+
+  it("replays a hint of points far older than the target's out-of-order window", async () => {
+    cluster = await TestCluster.start(3, 3);
+    const coord = cluster.node('n1').coordinator;
+    const k = 'late{k="1"}';
+    const old = NOW - 5 * 86_400_000;
+    // A read repair that could not reach n3 hints old points like these.
+    expect(await coord.handoff.hint('n3', encodeBatch(batchOf([[k, old, 1]])))).toBe(true);
+    expect(await coord.handoff.replay('n3')).toBe(1);
+    expect(coord.dataStats().hints).toMatchObject({ replayed: 1, dropped: 0, pending: 0 });
+    expect(await localPoints(cluster.node('n3'), k)).toEqual([[old, 1]]);
   });
 
   it('replays hints on the periodic check when no liveness event came (a healed partition)', async () => {
