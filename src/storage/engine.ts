@@ -13,6 +13,9 @@ import { BlockWriter } from './block-writer.js';
 import { loadLatestCheckpoint, removeCheckpointsBefore, writeCheckpoint } from './checkpoint.js';
 import { planCompaction, writeMergedBlock } from './compaction.js';
 import {
+  chunkMemory,
+  chunkSamples,
+  compressChunks,
   Head,
   type HeadSeries,
   headChunkOf,
@@ -548,6 +551,9 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.head.append(s, ts[i], vs[i]);
     }
     this.lastBatchSeries = known;
+    // Compress chunks this and earlier writes closed, a share at a time: twice the points
+    // written keeps the queue short without one write paying for thousands of chunks.
+    if (this.head.uncompressedPoints > 0) this.head.compressSome(2 * n);
     if (batchMax > this.highWatermark) this.highWatermark = batchMax;
     if (this.cutDue() !== undefined || this.underMemoryPressure() || this.walTooLarge()) {
       this.scheduleSoon();
@@ -820,7 +826,12 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     // The snapshot's raw runs (open chunks) are compressed here, in slices, rather than in one
     // go inside writeCheckpoint: same chunks in the same order, without the stall.
     for (const { parts } of snapshot) {
-      if (parts.raws.length === 0) continue;
+      // Deferred chunks compress on first access to their bytes: do it here, in slices.
+      compressChunks(parts.chunks);
+      if (parts.raws.length === 0) {
+        await this.yieldIfDue();
+        continue;
+      }
       for (const r of parts.raws) {
         if (r.timestamps.length > 0) parts.chunks.push(headChunkOf(r));
       }
@@ -842,12 +853,12 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     let points = 0;
     for (const parts of data.values()) {
       for (const c of parts.chunks) {
-        bytes += c.bytes.length + 64;
+        bytes += chunkMemory(c);
         points += c.count;
         const a = Math.floor(c.minTime / range);
         const b = Math.floor(c.maxTime / range);
         if (a === b) windows.add(a);
-        else for (const t of decodeChunk(c.bytes).timestamps) windows.add(Math.floor(t / range));
+        else for (const t of chunkSamples(c).timestamps) windows.add(Math.floor(t / range));
       }
       for (const r of parts.raws) {
         bytes += r.timestamps.length * 16;
