@@ -86,12 +86,77 @@ export function headChunkOf(run: Samples): HeadChunk {
   return chunkOf(run.timestamps, run.values, 0, run.timestamps.length);
 }
 
+/**
+ * A closed in-order chunk whose compression is deferred. Series written in step all fill their
+ * open chunk in the same write, so compressing at close made one write in every
+ * `maxPointsPerChunk` stall (~120 ms for 10,000 series); instead the head queues the chunk and
+ * compresses a budget of queued points after each write (`Head.compressSome`). `bytes`
+ * compresses on demand; readers take `chunkSamples`, which skips the encode/decode round trip
+ * while the chunk is still raw (a head cut writing it into a block usually finds it so).
+ */
+class DeferredChunk implements HeadChunk {
+  private encoded: Uint8Array | null = null;
+  private ts: Float64Array | null;
+  private vs: Float64Array | null;
+  readonly minTime: number;
+  readonly maxTime: number;
+  readonly count: number;
+  /** Memory charged for it to its series: the raw columns until the head compressed it. */
+  charged: number;
+  /** The series whose chunk list holds it; null once a cut took it out. */
+  owner: HeadSeries | null;
+
+  constructor(ts: Float64Array, vs: Float64Array, owner: HeadSeries) {
+    this.ts = ts;
+    this.vs = vs;
+    this.count = ts.length;
+    this.minTime = ts[0];
+    this.maxTime = ts[ts.length - 1];
+    this.charged = ts.length * 16 + CHUNK_OVERHEAD_BYTES;
+    this.owner = owner;
+  }
+
+  get bytes(): Uint8Array {
+    if (this.encoded === null) {
+      this.encoded = encodeChunk(this.ts!, this.vs!);
+      this.ts = null;
+      this.vs = null;
+    }
+    return this.encoded;
+  }
+
+  /** The points; the raw columns (never written again) while not yet compressed. */
+  samples(): Samples {
+    if (this.ts !== null) return { timestamps: this.ts, values: this.vs! };
+    return decodeChunk(this.encoded!);
+  }
+}
+
+/** The points of a head chunk, decoded (or raw while its compression is deferred). */
+export function chunkSamples(c: HeadChunk): Samples {
+  return c instanceof DeferredChunk ? c.samples() : decodeChunk(c.bytes);
+}
+
+/** Compresses every deferred chunk of `chunks` now (a checkpoint needs their bytes). */
+export function compressChunks(chunks: readonly HeadChunk[]): void {
+  for (const c of chunks) if (c instanceof DeferredChunk) c.bytes;
+}
+
+/** Memory a head chunk is accounted at. */
+export function chunkMemory(c: HeadChunk): number {
+  return c instanceof DeferredChunk ? c.charged : c.bytes.length + CHUNK_OVERHEAD_BYTES;
+}
+
 function chunkBytes(c: HeadChunk): number {
-  return c.bytes.length + CHUNK_OVERHEAD_BYTES;
+  return chunkMemory(c);
 }
 
 export class Head {
   private readonly seriesByKey = new Map<string, HeadSeries>();
+  /** Closed chunks waiting for compression, in close order, from `deferredAt`. */
+  private readonly deferred: DeferredChunk[] = [];
+  private deferredAt = 0;
+  private deferredPoints = 0;
   private readonly range: number;
   private readonly maxPoints: number;
   /** Estimated memory of all series (data + bookkeeping). */
@@ -183,10 +248,46 @@ export class Head {
   }
 
   private closeOpen(s: HeadSeries): void {
-    const c = chunkOf(s.openTs, s.openVals, 0, s.openLen);
+    // Copies of the columns: the open buffers are reused for the next chunk.
+    const c = new DeferredChunk(s.openTs.slice(0, s.openLen), s.openVals.slice(0, s.openLen), s);
     s.chunks.push(c);
-    this.charge(s, chunkBytes(c));
+    this.charge(s, c.charged);
+    this.deferred.push(c);
+    this.deferredPoints += c.count;
     s.openLen = 0;
+  }
+
+  /** Points in closed chunks still waiting for compression. */
+  get uncompressedPoints(): number {
+    return this.deferredPoints;
+  }
+
+  /**
+   * Compresses queued chunks, oldest first, until about `budgetPoints` points are done (at least
+   * one chunk). Chunks a cut already took out are skipped: their block write reads them raw.
+   */
+  compressSome(budgetPoints: number): void {
+    const q = this.deferred;
+    let i = this.deferredAt;
+    let done = 0;
+    while (i < q.length && done < budgetPoints) {
+      const c = q[i++];
+      this.deferredPoints -= c.count;
+      const owner = c.owner;
+      if (owner === null || owner.removed) continue;
+      const now = c.bytes.length + CHUNK_OVERHEAD_BYTES;
+      this.charge(owner, now - c.charged);
+      c.charged = now;
+      done += c.count;
+    }
+    if (i === q.length) {
+      q.length = 0;
+      i = 0;
+    } else if (i > 4096 && i * 2 > q.length) {
+      q.splice(0, i);
+      i = 0;
+    }
+    this.deferredAt = i;
   }
 
   private insertOutOfOrder(s: HeadSeries, t: number, v: number): void {
@@ -281,11 +382,12 @@ export class Head {
       if (c.maxTime < boundary) {
         parts.chunks.push(c);
         this.charge(s, -chunkBytes(c));
+        if (c instanceof DeferredChunk) c.owner = null;
       } else if (c.minTime >= boundary) {
         keep.push(c);
       } else {
         // Only out-of-order chunks can straddle a window boundary: split them.
-        const d = decodeChunk(c.bytes);
+        const d = chunkSamples(c);
         const k = lowerBound(d.timestamps, d.timestamps.length, boundary);
         parts.raws.push({
           timestamps: d.timestamps.subarray(0, k),
@@ -360,7 +462,7 @@ function cutRaw(
 function readChunks(chunks: HeadChunk[], start: number, end: number, parts: Samples[]): void {
   for (const c of chunks) {
     if (c.maxTime < start || c.minTime >= end) continue;
-    const d = sliceSamples(decodeChunk(c.bytes), start, end);
+    const d = sliceSamples(chunkSamples(c), start, end);
     if (d.timestamps.length > 0) parts.push(d);
   }
 }
@@ -394,6 +496,6 @@ export function readParts(parts: SeriesParts, start: number, end: number): Sampl
 /** Decodes all parts of a series (any order, may overlap) into a list of sorted runs. */
 export function partsToSamples(parts: SeriesParts): Samples[] {
   const out: Samples[] = parts.raws.filter((r) => r.timestamps.length > 0);
-  for (const c of parts.chunks) out.push(decodeChunk(c.bytes));
+  for (const c of parts.chunks) out.push(chunkSamples(c));
   return out;
 }
