@@ -42,7 +42,7 @@ describe('streamRange', () => {
     expect(cluster.net.count('data.stream')).toBeGreaterThanOrEqual(Math.ceil(want.length / 5));
   });
 
-  it('pages through sparse and dense series alike (windows and page ends at any point)', async () => {
+  it('pages through sparse and dense series alike (windows and page ends anywhere)', async () => {
     cluster = await TestCluster.start(1, 1);
     const points: Array<[string, number, number]> = [];
     // Sparse: one point a week from 90 days back (older than the window: repair writes); dense:
@@ -53,7 +53,7 @@ describe('streamRange', () => {
     points.push(['single', NOW - 30 * 60_000, 42]);
     await cluster.node('n1').coordinator.write(batchOf(points), 'all');
     const token = Ring.from(cluster.truth.state).ranges()[0].end;
-    for (const pagePoints of [1, 3, 7, 64, 1000]) {
+    for (const pagePoints of [1, 7, 1000]) {
       const sink = await cluster.addNode(`sink${pagePoints}`, { stream: { pagePoints } });
       const got = await sink.coordinator.streamRange({ start: token, end: token }, 'n1');
       expect(got).toEqual({ series: 3, points: points.length });
