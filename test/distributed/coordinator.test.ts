@@ -2,6 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { writeRepair } from '../../src/cluster/repair-write.js';
 import { CountError } from '../../src/model/errors.js';
 import { parseSelector } from '../../src/query/selectors.js';
+import { buildHttpServer } from '../../src/server/http-server.js';
+import { createRootLogger, parseLogLevels } from '../../src/server/logger.js';
+import { ServerMetrics } from '../../src/server/metrics.js';
 import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
 
 let cluster: TestCluster | undefined;
@@ -98,6 +101,40 @@ describe('coordinator', () => {
     for (const k of keys) {
       const pts = await localPoints(cluster.node('n1'), k);
       expect(pts.length > 0).toBe(mine.includes(k));
+    }
+  });
+
+  it('over HTTP: writes at each level with a replica down; all is 503 saying how many answered', async () => {
+    cluster = await TestCluster.start(3, 3);
+    cluster.kill('n3');
+    const n1 = cluster.node('n1');
+    const server = await buildHttpServer({
+      service: n1.coordinator,
+      metrics: new ServerMetrics(() => n1.engine.stats(), { nodeId: 'n1' }),
+      logger: createRootLogger(parseLogLevels('silent'), {}),
+      nodeId: 'n1',
+      bodyLimitBytes: 1024 * 1024,
+      maxInflightWrites: 16,
+    });
+    try {
+      const insert = (level: string, t: number) =>
+        server.app.inject({
+          method: 'POST',
+          url: `/insert?consistency=${level}`,
+          payload: { series: 'http{a="1"}', timestamp: t, value: 1 },
+        });
+      expect((await insert('one', NOW)).statusCode).toBe(200);
+      expect((await insert('quorum', NOW + 1)).statusCode).toBe(200);
+      const all = await insert('all', NOW + 2);
+      expect(all.statusCode).toBe(503);
+      expect(all.headers['retry-after']).toBe('1');
+      expect(all.json().error).toMatchObject({
+        code: 'consistency_unavailable',
+        details: { acknowledged: 2, required: 3 },
+      });
+      expect(all.json().error.message).toMatch(/needs 3 replica\(s\); 2 answered/);
+    } finally {
+      await server.app.close();
     }
   });
 
