@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { assert, RaftInvariantViolation } from './assert.js';
 import { entrySize } from './memory-log-store.js';
 import type { Entry, Index, LogReader, Snapshot, Term } from './types.js';
 
@@ -79,8 +79,13 @@ export class RaftLog {
   /** Entries [lo, hi), at least one then up to maxBytes; lo must be >= firstIndex. */
   slice(lo: Index, hi: Index, maxBytes: number): Entry[] {
     if (lo >= hi) return [];
-    assert(lo >= this.firstIndex(), `RaftLog.slice: ${lo} is compacted`);
-    assert(hi <= this.lastIndex() + 1, `RaftLog.slice: ${hi} beyond the log`);
+    // Messages are built only on failure: slice, append and appliedTo run on every Ready.
+    if (lo < this.firstIndex()) {
+      throw new RaftInvariantViolation(`RaftLog.slice: ${lo} is compacted`);
+    }
+    if (hi > this.lastIndex() + 1) {
+      throw new RaftInvariantViolation(`RaftLog.slice: ${hi} beyond the log`);
+    }
     let out: Entry[] = [];
     let bytes = 0;
     if (lo < this.unstableOffset) {
@@ -157,8 +162,12 @@ export class RaftLog {
   append(entries: readonly Entry[]): Index {
     if (entries.length === 0) return this.lastIndex();
     const first = entries[0].index;
-    assert(first > this.committed, `append: truncating committed entry ${first}`);
-    assert(first <= this.lastIndex() + 1, `append: gap before ${first}`);
+    if (first <= this.committed) {
+      throw new RaftInvariantViolation(`append: truncating committed entry ${first}`);
+    }
+    if (first > this.lastIndex() + 1) {
+      throw new RaftInvariantViolation(`append: gap before ${first}`);
+    }
     if (first === this.unstableOffset + this.unstable.length) {
       for (const e of entries) this.unstable.push(e);
     } else if (first <= this.unstableOffset) {
@@ -174,10 +183,11 @@ export class RaftLog {
 
   commitTo(index: Index): void {
     if (index <= this.committed) return;
-    assert(
-      index <= this.lastIndex(),
-      `commitTo(${index}) beyond the last index ${this.lastIndex()}`,
-    );
+    if (index > this.lastIndex()) {
+      throw new RaftInvariantViolation(
+        `commitTo(${index}) beyond the last index ${this.lastIndex()}`,
+      );
+    }
     this.committed = index;
   }
 
@@ -235,7 +245,9 @@ export class RaftLog {
   }
 
   appliedTo(index: Index): void {
-    assert(index <= this.committed, `appliedTo(${index}) beyond commit ${this.committed}`);
+    if (index > this.committed) {
+      throw new RaftInvariantViolation(`appliedTo(${index}) beyond commit ${this.committed}`);
+    }
     if (index > this.applied) this.applied = index;
     if (index > this.applying) this.applying = index;
   }

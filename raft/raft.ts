@@ -1,4 +1,4 @@
-import { assert } from './assert.js';
+import { assert, RaftInvariantViolation } from './assert.js';
 import {
   applyConfChange,
   confChangeProblem,
@@ -399,10 +399,12 @@ export class RaftCore implements RawNode {
 
   private becomeLeader(): void {
     assert(this.role === 'candidate', 'only a candidate becomes leader');
-    assert(
-      this.leaderOfTerm === null || this.leaderOfTerm === this.id,
-      `two leaders in term ${this.term}: ${this.leaderOfTerm} and ${this.id}`,
-    );
+    // The messages below are built only on failure: these checks run on every message.
+    if (this.leaderOfTerm !== null && this.leaderOfTerm !== this.id) {
+      throw new RaftInvariantViolation(
+        `two leaders in term ${this.term}: ${this.leaderOfTerm} and ${this.id}`,
+      );
+    }
     this.reset(this.term);
     this.role = 'leader';
     this.setLeader(this.id);
@@ -420,10 +422,11 @@ export class RaftCore implements RawNode {
   }
 
   private setLeader(lead: NodeId): void {
-    assert(
-      this.leaderOfTerm === null || this.leaderOfTerm === lead,
-      `two leaders in term ${this.term}: ${this.leaderOfTerm} and ${lead}`,
-    );
+    if (this.leaderOfTerm !== null && this.leaderOfTerm !== lead) {
+      throw new RaftInvariantViolation(
+        `two leaders in term ${this.term}: ${this.leaderOfTerm} and ${lead}`,
+      );
+    }
     this.leaderOfTerm = lead;
     this.lead = lead;
   }
