@@ -256,7 +256,11 @@ export class HintStore {
         await this.remove(target, entry, meta, path);
         if (pauseMs > 0 && entry.hints.length > 0) await this.sleep(pauseMs);
       }
-      if (entry.hints.length === 0) this.targets.delete(target);
+      // An add in flight has reserved bytes in this entry and will list its hint here: the
+      // entry stays while it does, or that hint would be on disk but never replayed.
+      if (entry.hints.length === 0 && entry.bytes === 0 && this.targets.get(target) === entry) {
+        this.targets.delete(target);
+      }
       return delivered;
     } finally {
       this.replaying.delete(target);

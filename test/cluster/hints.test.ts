@@ -115,6 +115,30 @@ describe('HintStore', () => {
     expect(c.got).toEqual(['h0', 'h1', 'h2', 'h3', 'h4']);
   });
 
+  it('keeps a hint whose write finishes after a replay of the same target emptied its list', async () => {
+    const vfs = new MemoryVfs();
+    const env = new ManualEnv(vfs);
+    const store = await HintStore.open(env);
+    await store.add('n2', bytes('old'));
+    // Hold the new hint's fsync while a replay drains the target's list.
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    vfs.setSyncGate(() => held);
+    const adding = store.add('n2', bytes('new'));
+    vfs.setSyncGate(null);
+    const c = collector();
+    expect(await store.replay('n2', c.deliver)).toBe(1);
+    release();
+    expect(await adding).toBe(true);
+    expect(store.pending('n2')).toBe(1);
+    expect(store.targetsWithHints()).toEqual(['n2']);
+    const d = collector();
+    expect(await store.replay('n2', d.deliver)).toBe(1);
+    expect(d.got).toEqual(['new']);
+  });
+
   it('encodes hints with a checksum that catches truncation and damage', () => {
     const enc = encodeHint(bytes('payload'), 123);
     expect(decodeHint(enc)).toMatchObject({ createdAt: 123 });
