@@ -91,12 +91,13 @@ export class RangeCleanup {
     try {
       const ranges = this.pending.splice(0);
       if (ranges.length === 0) return 0;
-      const ring = this.metadata.ring();
       const self = this.env.nodeId;
       for (const key of await this.engine.select(ALL_SERIES)) {
         const t = tokenOf(key);
         if (!ranges.some((r) => rangeContains(r, t))) continue;
-        if (ring.writeReplicas(t).includes(self)) continue;
+        // The ring of this moment, not of the drain's start: a later operation applied while
+        // the drain runs may make this node a write replica again (data streams in).
+        if (this.metadata.ring().writeReplicas(t).includes(self)) continue;
         if (await this.engine.deleteSeries(key)) n++;
       }
       this.dropped += n;
