@@ -1,9 +1,4 @@
-import {
-  ALL_SERIES,
-  AntiEntropy,
-  type AntiEntropyOptions,
-  type RepairStats,
-} from '../cluster/anti-entropy.js';
+import { AntiEntropy, type AntiEntropyOptions, type RepairStats } from '../cluster/anti-entropy.js';
 import type { RangeBounds } from '../cluster/cluster-state.js';
 import { type HintStats, HintStore, type HintStoreOptions } from '../cluster/hints.js';
 import { writeRepair } from '../cluster/repair-write.js';
@@ -186,23 +181,6 @@ export class Coordinator implements DataService {
   /** Pulls every series and point of `range` from `fromPeer` into this node (join, leave). */
   streamRange(range: RangeBounds, fromPeer: string): Promise<{ series: number; points: number }> {
     return streamRange(this.engine, this.client, range, fromPeer, this.options.stream);
-  }
-
-  /**
-   * Deletes the local series this node no longer replicates in the current ring (after a join
-   * or decommission finished, the old owners drop what moved). Call it only once the finish
-   * step is committed and applied here: with a stale ring it would delete owned data.
-   * Returns how many series were deleted.
-   */
-  async dropUnowned(): Promise<number> {
-    const ring = this.metadata.ring();
-    if (ring.isEmpty()) return 0;
-    let dropped = 0;
-    for (const key of await this.engine.select(ALL_SERIES)) {
-      if (ring.writeReplicas(this.tokens.tokenOf(key)).includes(this.nodeId)) continue;
-      if (await this.engine.deleteSeries(key)) dropped++;
-    }
-    return dropped;
   }
 
   /** Counters of the data plane on this node, for metrics and status pages. */

@@ -87,23 +87,6 @@ describe('coordinator', () => {
     expect(n1.metadata.epoch()).toBe(5);
   });
 
-  it('dropUnowned deletes only the series this node no longer replicates', async () => {
-    cluster = await TestCluster.start(3, 2);
-    const keys = Array.from({ length: 30 }, (_, i) => `own{i="${i}"}`);
-    await cluster.node('n1').coordinator.write(batchOf(keys.map((k) => [k, NOW, 1])), 'all');
-    // Plant every series on n1, as if it had owned them all before a join.
-    await writeRepair(cluster.node('n1').engine, batchOf(keys.map((k) => [k, NOW + 1, 2])));
-    const mine = keys.filter((k) => cluster!.replicasOf(k).includes('n1'));
-    expect(mine.length).toBeGreaterThan(0);
-    expect(mine.length).toBeLessThan(keys.length);
-    const dropped = await cluster.node('n1').coordinator.dropUnowned();
-    expect(dropped).toBe(keys.length - mine.length);
-    for (const k of keys) {
-      const pts = await localPoints(cluster.node('n1'), k);
-      expect(pts.length > 0).toBe(mine.includes(k));
-    }
-  });
-
   it('over HTTP: writes at each level with a replica down; all is 503 saying how many answered', async () => {
     cluster = await TestCluster.start(3, 3);
     cluster.kill('n3');
