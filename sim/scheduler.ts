@@ -109,8 +109,3 @@ const RESOLVED = Promise.resolve();
 
 /** Events between two real macrotask turns of `Scheduler.run`. */
 const YIELD_EVERY = 256;
-
-/** One macrotask turn: every pending microtask (and those they queue) runs before it ends. */
-export function settle(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
