@@ -162,10 +162,15 @@ export class OperationDriver {
 
   /** Serves 'meta.stream' on this node: pull one range from a current owner. */
   listen(): void {
-    this.env.net.on(META_STREAM, async (_from, payload) => {
-      const p = payload as { range?: RangeBounds; from?: unknown } | null;
+    this.env.net.on(META_STREAM, async (driver, payload) => {
+      const p = payload as { range?: RangeBounds; from?: unknown; epoch?: unknown } | null;
       if (p === null || typeof p.from !== 'string' || typeof p.range?.start !== 'string') {
         throw new CountError('invalid_body', 'meta.stream needs { range, from }');
+      }
+      // Know the started step before data streams in: with an older ring this node's range
+      // cleanup could still drop the range it is now a write replica of.
+      if (typeof p.epoch === 'number' && p.epoch > this.metadata.epoch()) {
+        await this.metadata.catchUp(p.epoch, driver);
       }
       return this.stream({ start: p.range.start, end: p.range.end }, p.from);
     });
@@ -409,7 +414,7 @@ export class OperationDriver {
     const r = (await this.env.net.request(
       task.to,
       META_STREAM,
-      { range: task.range, from },
+      { range: task.range, from, epoch: this.metadata.epoch() },
       this.opts.streamTimeoutMs,
     )) as { series?: unknown; points?: unknown };
     return {

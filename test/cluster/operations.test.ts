@@ -87,3 +87,53 @@ describe('waitEpochSeen', () => {
     await expect(bug.waitEpochSeen(5, [['self', 'x', 'y']])).resolves.toBeUndefined();
   });
 });
+
+describe('meta.stream', () => {
+  it('the pending owner catches up to the driver epoch before it pulls (its cleanup must see it as a write replica)', async () => {
+    const handlers = new Map<string, (from: string, p: unknown) => unknown>();
+    let targetEpoch = 7;
+    const pulledAt: number[] = [];
+    const targetEnv = {
+      nodeId: 'd',
+      net: { on: (ch: string, h: (from: string, p: unknown) => unknown) => handlers.set(ch, h) },
+    } as unknown as ClusterEnv;
+    const targetMetadata = {
+      epoch: () => targetEpoch,
+      state: () => ({ epoch: targetEpoch }),
+      catchUp: async (epoch: number) => {
+        targetEpoch = Math.max(targetEpoch, epoch);
+      },
+    } as unknown as ClusterMetadata;
+    new OperationDriver(targetEnv, targetMetadata, async () => {
+      pulledAt.push(targetEpoch);
+      return { series: 1, points: 2 };
+    }).listen();
+    const leaderEnv = {
+      nodeId: 'a',
+      net: {
+        request: async (_to: string, ch: string, p: unknown) => handlers.get(ch)!('a', p),
+      },
+    } as unknown as ClusterEnv;
+    const leaderMetadata = {
+      epoch: () => 9,
+      state: () => ({ epoch: 9 }),
+    } as unknown as ClusterMetadata;
+    const leader = new OperationDriver(leaderEnv, leaderMetadata, async () => ({
+      series: 0,
+      points: 0,
+    }));
+    const pull = (
+      leader as unknown as {
+        pull(t: unknown, from: string): Promise<{ series: number; points: number }>;
+      }
+    ).pull.bind(leader);
+    const task = {
+      range: { start: '0'.repeat(16), end: 'f'.repeat(16) },
+      to: 'd',
+      sources: ['b'],
+      need: 1,
+    };
+    expect(await pull(task, 'b')).toEqual({ series: 1, points: 2 });
+    expect(pulledAt).toEqual([9]);
+  });
+});
