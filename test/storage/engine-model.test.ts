@@ -16,24 +16,25 @@ type Cmd =
   | { op: 'delete'; s: number }
   | { op: 'query'; s: number; a: number; b: number };
 
-const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .array(
-        fc.tuple(
-          fc.nat(SERIES.length - 1),
-          // A coarse grid makes duplicates common; a fine one puts points in every window.
-          fc.oneof(
-            fc.nat(50).map((k) => k * 360_000),
-            fc.nat(SPAN - 1),
-          ),
-          fc.nat(VALUES.length - 1),
+/** An insert of 1..maxLength points as (series, time offset, value) indexes. */
+const insertArb = (maxLength: number) =>
+  fc
+    .array(
+      fc.tuple(
+        fc.nat(SERIES.length - 1),
+        // A coarse grid makes duplicates common; a fine one puts points in every window.
+        fc.oneof(
+          fc.nat(50).map((k) => k * 360_000),
+          fc.nat(SPAN - 1),
         ),
-        { minLength: 1, maxLength: 30 },
-      )
-      .map((points) => ({ op: 'insert' as const, points })),
-  },
+        fc.nat(VALUES.length - 1),
+      ),
+      { minLength: 1, maxLength },
+    )
+    .map((points) => ({ op: 'insert' as const, points }));
+
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 6, arbitrary: insertArb(30) },
   {
     weight: 3,
     arbitrary: fc.constantFrom<Cmd>({ op: 'flush' }, { op: 'compact' }, { op: 'maintain' }),
@@ -138,22 +139,7 @@ type ConcurrentCmd =
   | { op: 'flush' | 'compact' | 'maintain' | 'read' | 'settle' | 'crash' };
 
 const concurrentCmdArb: fc.Arbitrary<ConcurrentCmd> = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .array(
-        fc.tuple(
-          fc.nat(SERIES.length - 1),
-          fc.oneof(
-            fc.nat(50).map((k) => k * 360_000),
-            fc.nat(SPAN - 1),
-          ),
-          fc.nat(VALUES.length - 1),
-        ),
-        { minLength: 1, maxLength: 20 },
-      )
-      .map((points) => ({ op: 'insert' as const, points })),
-  },
+  { weight: 6, arbitrary: insertArb(20) },
   {
     weight: 4,
     arbitrary: fc.constantFrom<ConcurrentCmd>(
