@@ -116,8 +116,10 @@ export class QueryRouter {
       if (pushdown !== undefined) message.fn = pushdown;
       if (pushdown !== undefined && req.step !== undefined) message.step = req.step;
       const { series, stale, failures } = await this.fanOut(states, message, maxSeries);
+      // A stale refusal means the plan is old, even when other replicas filled in for the
+      // refusing one: they may no longer own the range. Re-plan with the newer ring.
+      if (stale && attempt < MAX_EPOCH_RETRIES) continue;
       const short = states.filter((s) => s.answered.length < s.required);
-      if (short.length > 0 && stale && attempt < MAX_EPOCH_RETRIES) continue;
 
       const degraded: { range: RangeState; why: string }[] = [];
       const results =

@@ -57,8 +57,10 @@ export class ReadPath {
       const got = await askReplicas(candidates, required, (r) =>
         this.readOne(r, series, start, end),
       );
+      // A stale refusal means the plan is old: a replica that stood in for the refusing one
+      // under it may no longer own the series (and lack its newest points). Re-plan.
+      if (got.staleEpoch > 0 && attempt < MAX_EPOCH_RETRIES) continue;
       if (got.answers.size < required) {
-        if (got.staleEpoch > 0 && attempt < MAX_EPOCH_RETRIES) continue;
         throw consistencyUnavailable(`a read of ${series}`, level, got.answers.size, required);
       }
       const answers = [...got.answers];

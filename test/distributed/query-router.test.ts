@@ -11,7 +11,7 @@ import { ServerMetrics } from '../../src/server/metrics.js';
 import { openEngine, type StorageEngine } from '../../src/storage/engine.js';
 import { MemoryVfs } from '../../src/storage/memory-vfs.js';
 import { ManualEnv } from '../storage/engine-test-env.js';
-import { batchOf, NOW, TestCluster } from './test-cluster.js';
+import { batchOf, NOW, staleReplanCluster, TestCluster } from './test-cluster.js';
 
 let cluster: TestCluster | undefined;
 let reference: StorageEngine | undefined;
@@ -56,6 +56,21 @@ async function setup(nodes: number, rf: number) {
 }
 
 describe('query router', () => {
+  it('re-plans on a stale_epoch refusal even when no range fell short under the old plan', async () => {
+    const s = await staleReplanCluster('staleq');
+    cluster = s.c;
+    const q = await cluster
+      .node('n1')
+      .coordinator.query(
+        { selector: parseSelector('staleq'), start: 0, end: NOW + 10, fn: 'sum' },
+        'quorum',
+      );
+    expect(q).toMatchObject({
+      partial: false,
+      results: [{ series: s.k, buckets: [{ value: 7 }] }],
+    });
+  });
+
   it('answers every kind of query exactly as one engine holding all the data would', async () => {
     const c = await setup(4, 2);
     const base = { start: NOW, end: NOW + 30_000 };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pointsLacking } from '../../src/cluster/points-lacking.js';
 import { writeRepair } from '../../src/cluster/repair-write.js';
-import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
+import { batchOf, localPoints, NOW, staleReplanCluster, TestCluster } from './test-cluster.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -34,6 +34,14 @@ describe('pointsLacking', () => {
 });
 
 describe('quorum reads', () => {
+  it('re-plans on a stale_epoch refusal even when the old plan found enough other replicas', async () => {
+    const s = await staleReplanCluster('stalerd');
+    cluster = s.c;
+    const read = await cluster.node('n1').coordinator.readRange(s.k, 0, NOW + 10, 'quorum');
+    expect(Array.from(read.points.values)).toEqual([7]);
+    expect(cluster.node('n1').metadata.epoch()).toBe(cluster.truth.state.epoch);
+  });
+
   it('merge replicas by the convergence rule and repair the replica that lacked points before answering', async () => {
     cluster = await TestCluster.start(3, 3);
     const k = 'temp{room="a"}';

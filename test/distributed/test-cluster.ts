@@ -1,4 +1,5 @@
 import type { ClusterState, NodeInfo } from '../../src/cluster/cluster-state.js';
+import { writeRepair } from '../../src/cluster/repair-write.js';
 import { Ring, tokenOf } from '../../src/cluster/ring.js';
 import type {
   Liveness,
@@ -256,4 +257,27 @@ export async function waitFor(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/**
+ * Of a series' replicas [n1, x, y] (n1's order: itself, then the others in ring order), y leaves
+ * (epoch 2) and the fourth node z takes its place; only x has applied that. A write at epoch 2
+ * reached x and z. Coordinator n1, still at epoch 1, plans on the old ring: x refuses as stale,
+ * and y (no longer an owner, lacking the point) must not stand in for it under the old plan.
+ */
+export async function staleReplanCluster(prefix: string) {
+  const c = await TestCluster.start(4, 3);
+  const k = c.seriesWhere((r) => r.includes('n1'), prefix);
+  const [x, y] = c.replicasOf(k).filter((id) => id !== 'n1');
+  const z = ['n2', 'n3', 'n4'].find((id) => id !== x && id !== y)!;
+  const s = c.truth.state;
+  const next = {
+    ...s,
+    epoch: s.epoch + 1,
+    nodes: { ...s.nodes, [y]: { ...s.nodes[y], state: 'left' as const } },
+  };
+  c.truth.state = next;
+  c.node(x).metadata.apply(next);
+  for (const id of [x, z]) await writeRepair(c.node(id).engine, batchOf([[k, NOW, 7]]));
+  return { c, k };
 }
