@@ -178,6 +178,11 @@ const MAX_WINDOWS_PER_PASS = 16;
  * whole cut (~1 s of CPU with 10,000 series).
  */
 const SLICE_MS = 10;
+/**
+ * Closed head chunks may stay uncompressed up to this share of headMemoryLimitBytes (16 bytes a
+ * point, against ~1-2 compressed): below it a point is compressed once, at the block write.
+ */
+const RAW_CHUNK_SHARE = 0.25;
 /** Bound on compaction rounds per run (each round merges every group it planned). */
 const MAX_COMPACTION_ROUNDS = 16;
 
@@ -322,6 +327,8 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
   /** The head series of the last batch's keys, by position: the first guess for the next one. */
   private lastBatchSeries: ReadonlyArray<HeadSeries | undefined> = [];
   lastMaintenanceError: unknown = undefined;
+  /** Points closed head chunks may hold uncompressed (RAW_CHUNK_SHARE of the memory limit). */
+  private readonly rawChunkPoints: number;
   /** When the current slice of background work started (env.monotonic). */
   private sliceStart = 0;
 
@@ -331,6 +338,7 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
     private readonly wal: Wal,
     private readonly tombstones: Tombstones,
   ) {
+    this.rawChunkPoints = Math.floor((opts.headMemoryLimitBytes * RAW_CHUNK_SHARE) / 16);
     this.head = new Head({
       blockRangeMs: opts.blockRangeMs,
       maxPointsPerChunk: opts.maxPointsPerChunk,
@@ -551,9 +559,11 @@ class LocalStorageEngine implements StorageEngine, LocalEngineExtras {
       this.head.append(s, ts[i], vs[i]);
     }
     this.lastBatchSeries = known;
-    // Compress chunks this and earlier writes closed, a share at a time: twice the points
-    // written keeps the queue short without one write paying for thousands of chunks.
-    if (this.head.uncompressedPoints > 0) this.head.compressSome(2 * n);
+    // Closed head chunks stay raw up to a share of the memory limit (a cut then compresses them
+    // once, into long block chunks); past it, each write compresses up to twice the points it
+    // wrote, so no write pays for the thousands of chunks that close together.
+    const excess = this.head.uncompressedPoints - this.rawChunkPoints;
+    if (excess > 0) this.head.compressSome(Math.min(excess, 2 * n));
     if (batchMax > this.highWatermark) this.highWatermark = batchMax;
     if (this.cutDue() !== undefined || this.underMemoryPressure() || this.walTooLarge()) {
       this.scheduleSoon();

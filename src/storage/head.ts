@@ -89,8 +89,9 @@ export function headChunkOf(run: Samples): HeadChunk {
 /**
  * A closed in-order chunk whose compression is deferred. Series written in step all fill their
  * open chunk in the same write, so compressing at close made one write in every
- * `maxPointsPerChunk` stall (~120 ms for 10,000 series); instead the head queues the chunk and
- * compresses a budget of queued points after each write (`Head.compressSome`). `bytes`
+ * `maxPointsPerChunk` stall (~120 ms for 10,000 series); instead the head queues the chunk, and
+ * the engine has a budget of queued points compressed after each write once the raw ones pass
+ * a share of the memory limit (`Head.compressSome`). `bytes`
  * compresses on demand; readers take `chunkSamples`, which skips the encode/decode round trip
  * while the chunk is still raw (a head cut writing it into a block usually finds it so).
  */
@@ -153,9 +154,8 @@ function chunkBytes(c: HeadChunk): number {
 
 export class Head {
   private readonly seriesByKey = new Map<string, HeadSeries>();
-  /** Closed chunks waiting for compression, in close order, from `deferredAt`. */
+  /** Closed chunks waiting for compression, in close order. */
   private readonly deferred: DeferredChunk[] = [];
-  private deferredAt = 0;
   private deferredPoints = 0;
   private readonly range: number;
   private readonly maxPoints: number;
@@ -263,15 +263,16 @@ export class Head {
   }
 
   /**
-   * Compresses queued chunks, oldest first, until about `budgetPoints` points are done (at least
-   * one chunk). Chunks a cut already took out are skipped: their block write reads them raw.
+   * Compresses queued chunks, newest first, until about `budgetPoints` points are done (at least
+   * one chunk). Newest first: they stay in the head longest, while the oldest are the next cut's,
+   * which writes them to blocks raw (one compression instead of two). Chunks a cut took out or
+   * whose series was deleted are dropped from the queue.
    */
   compressSome(budgetPoints: number): void {
     const q = this.deferred;
-    let i = this.deferredAt;
     let done = 0;
-    while (i < q.length && done < budgetPoints) {
-      const c = q[i++];
+    while (q.length > 0 && done < budgetPoints) {
+      const c = q.pop()!;
       this.deferredPoints -= c.count;
       const owner = c.owner;
       if (owner === null || owner.removed) continue;
@@ -280,14 +281,19 @@ export class Head {
       c.charged = now;
       done += c.count;
     }
-    if (i === q.length) {
-      q.length = 0;
-      i = 0;
-    } else if (i > 4096 && i * 2 > q.length) {
-      q.splice(0, i);
-      i = 0;
+  }
+
+  /** Forgets queued chunks a cut took out or whose series is gone (they pin raw columns). */
+  private pruneDeferred(): void {
+    let kept = 0;
+    let points = 0;
+    for (const c of this.deferred) {
+      if (c.owner === null || c.owner.removed) continue;
+      this.deferred[kept++] = c;
+      points += c.count;
     }
-    this.deferredAt = i;
+    this.deferred.length = kept;
+    this.deferredPoints = points;
   }
 
   private insertOutOfOrder(s: HeadSeries, t: number, v: number): void {
@@ -362,6 +368,7 @@ export class Head {
       if (s.minTime < minTime && !s.isEmpty) minTime = s.minTime;
     }
     this.minTime = minTime;
+    this.pruneDeferred();
     if (this.seriesByKey.size === 0) this.maxTime = Number.NEGATIVE_INFINITY;
     assert(this.points >= 0 && this.bytes >= 0, 'Head.cut: point or byte accounting went negative');
     assert(

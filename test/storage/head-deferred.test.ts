@@ -19,7 +19,7 @@ describe('head: deferred chunk compression', () => {
     expect(head.uncompressedPoints).toBe(90);
     const before = head.bytes;
     head.compressSome(25);
-    // Whole chunks, oldest first, until the budget is reached.
+    // Whole chunks, newest first, until the budget is reached.
     expect(head.uncompressedPoints).toBe(60);
     expect(head.bytes).toBeLessThan(before);
     head.compressSome(1000);
