@@ -492,34 +492,20 @@ export class Gossip {
     if (this.handlersInstalled) return;
     this.handlersInstalled = true;
     const net = this.env.net;
-    const guard =
-      (handle: (from: string, payload: unknown) => void) => (from: string, payload: unknown) => {
+    const handlers: [string, (from: string, payload: unknown) => void][] = [
+      [GOSSIP_CHANNELS.ping, (f, p) => this.onPing(f, p)],
+      [GOSSIP_CHANNELS.ack, (f, p) => this.onAck(f, p)],
+      [GOSSIP_CHANNELS.nack, (f, p) => this.onNack(f, p)],
+      [GOSSIP_CHANNELS.pingReq, (f, p) => this.onPingReq(f, p)],
+      [GOSSIP_CHANNELS.updates, (f, p) => this.onUpdates(f, p)],
+      [GOSSIP_CHANNELS.sync, (f, p) => this.onSync(f, p)],
+    ];
+    for (const [channel, handle] of handlers) {
+      // A stopped node ignores gossip (the network keeps the handlers).
+      net.on(channel, (from, payload) => {
         if (this.running) handle(from, payload);
-      };
-    net.on(
-      GOSSIP_CHANNELS.ping,
-      guard((f, p) => this.onPing(f, p)),
-    );
-    net.on(
-      GOSSIP_CHANNELS.ack,
-      guard((f, p) => this.onAck(f, p)),
-    );
-    net.on(
-      GOSSIP_CHANNELS.nack,
-      guard((f, p) => this.onNack(f, p)),
-    );
-    net.on(
-      GOSSIP_CHANNELS.pingReq,
-      guard((f, p) => this.onPingReq(f, p)),
-    );
-    net.on(
-      GOSSIP_CHANNELS.updates,
-      guard((f, p) => this.onUpdates(f, p)),
-    );
-    net.on(
-      GOSSIP_CHANNELS.sync,
-      guard((f, p) => this.onSync(f, p)),
-    );
+      });
+    }
   }
 
   private onPing(from: string, payload: unknown): void {
