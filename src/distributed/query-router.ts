@@ -4,7 +4,6 @@ import { decodeSamples } from '../cluster/samples-codec.js';
 import { CountError } from '../model/errors.js';
 import { EMPTY_SAMPLES, type Samples } from '../model/point.js';
 import type { Selector } from '../model/selector.js';
-import { parseSeriesKey } from '../model/series.js';
 import {
   DEFAULT_MAX_POINTS,
   DEFAULT_MAX_SERIES,
@@ -13,6 +12,7 @@ import {
   type QueryResult,
   validateQueryRequest,
 } from '../query/execute.js';
+import { SeriesGroups } from '../query/group-by.js';
 import { mergeSamples } from '../query/merge.js';
 import {
   finishPartial,
@@ -22,7 +22,6 @@ import {
   type PartialAggregate,
   partialAggregate,
 } from '../query/partial-aggregate.js';
-import { labelValue } from '../query/selectors.js';
 import type { Consistency, QueryOutcome } from '../server/data-service.js';
 import { type LivenessSource, type MetadataSource, rangeName } from './cluster-view.js';
 import { consistencyUnavailable, requiredReplicas } from './consistency.js';
@@ -321,26 +320,9 @@ export class QueryRouter {
       }
       return results;
     }
-    const groupBy = req.groupBy;
-    const groups = new Map<string, { values: string[]; partial: PartialAggregate }>();
-    for (const [key, p] of sorted) {
-      const parsed = parseSeriesKey(key);
-      const values = groupBy.map((l) => labelValue(parsed, l));
-      const id = JSON.stringify(values);
-      const g = groups.get(id);
-      if (g === undefined) groups.set(id, { values, partial: p });
-      else g.partial = mergePartials(g.partial, p);
-    }
-    for (const g of [...groups.values()].sort((a, b) => compareTuples(a.values, b.values))) {
-      const buckets = finishPartial(g.partial);
-      if (buckets.length === 0) continue;
-      const group: Record<string, string> = {};
-      groupBy.forEach((label, k) => {
-        group[label] = g.values[k];
-      });
-      results.push({ group, buckets });
-    }
-    return results;
+    const groups = new SeriesGroups<PartialAggregate>(req.groupBy);
+    for (const [key, p] of sorted) groups.add(key, p, mergePartials);
+    return groups.results(finishPartial);
   }
 }
 
@@ -348,11 +330,4 @@ function describe(e: unknown): string {
   if (e === undefined) return 'not asked';
   if (e instanceof Error) return e.message;
   return String(e);
-}
-
-function compareTuples(a: readonly string[], b: readonly string[]): number {
-  for (let k = 0; k < a.length; k++) {
-    if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
-  }
-  return 0;
 }

@@ -1,7 +1,7 @@
 import { CountError, isCountError } from '../model/errors.js';
 import type { Samples } from '../model/point.js';
 import { NAME_LABEL, type Selector } from '../model/selector.js';
-import { LABEL_NAME_PATTERN, parseSeriesKey } from '../model/series.js';
+import { LABEL_NAME_PATTERN } from '../model/series.js';
 import {
   type AggregateFn,
   aggregate,
@@ -11,7 +11,8 @@ import {
   parseStep,
 } from './aggregate.js';
 import { checkRange } from './buckets.js';
-import { labelValue, parseSelector, validateSelector } from './selectors.js';
+import { SeriesGroups } from './group-by.js';
+import { parseSelector, validateSelector } from './selectors.js';
 
 /**
  * Query execution over any source of series: one storage engine now, the distributed query
@@ -211,7 +212,7 @@ export async function executeQuery(
   }
   const { start, end, fn } = req;
   const results: QueryResult[] = [];
-  const groups = new Map<string, { values: string[]; parts: Samples[] }>();
+  const groups = req.groupBy === undefined ? null : new SeriesGroups<Samples[]>(req.groupBy);
   let points = 0;
 
   const take = (key: string, s: Samples) => {
@@ -222,15 +223,10 @@ export async function executeQuery(
       const buckets = aggregate([s], { fn, start, end, step: req.step, q: req.q });
       if (buckets.length > 0) results.push({ series: key, buckets });
     } else {
-      const parsed = parseSeriesKey(key);
-      const values = req.groupBy.map((l) => labelValue(parsed, l));
-      const id = JSON.stringify(values);
-      let g = groups.get(id);
-      if (g === undefined) {
-        g = { values, parts: [] };
-        groups.set(id, g);
-      }
-      g.parts.push(s);
+      groups?.add(key, [s], (parts, more) => {
+        parts.push(...more);
+        return parts;
+      });
     }
   };
 
@@ -251,19 +247,8 @@ export async function executeQuery(
     }
   }
 
-  if (fn === undefined || req.groupBy === undefined) return results;
-  const groupBy = req.groupBy;
-  const sorted = [...groups.values()].sort((a, b) => compareTuples(a.values, b.values));
-  for (const g of sorted) {
-    const buckets = aggregate(g.parts, { fn, start, end, step: req.step, q: req.q });
-    if (buckets.length === 0) continue;
-    const group: Record<string, string> = {};
-    groupBy.forEach((label, k) => {
-      group[label] = g.values[k];
-    });
-    results.push({ group, buckets });
-  }
-  return results;
+  if (fn === undefined || groups === null) return results;
+  return groups.results((parts) => aggregate(parts, { fn, start, end, step: req.step, q: req.q }));
 }
 
 /** A series deleted between select and read has no points rather than failing the query. */
@@ -281,11 +266,4 @@ async function readOrEmpty(
     }
     throw e;
   }
-}
-
-function compareTuples(a: readonly string[], b: readonly string[]): number {
-  for (let k = 0; k < a.length; k++) {
-    if (a[k] !== b[k]) return a[k] < b[k] ? -1 : 1;
-  }
-  return 0;
 }
