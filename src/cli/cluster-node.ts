@@ -176,6 +176,7 @@ export async function startClusterNode(opts: ClusterNodeOptions): Promise<Cluste
           metadata: meta.metadata,
           service: meta.service,
           gossip,
+          repair: () => live.repair(),
         }),
       registerMetrics: (registry) =>
         registerClusterMetrics(registry, {

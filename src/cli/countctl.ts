@@ -423,6 +423,25 @@ export async function runCountctl(argv: readonly string[], io: CountctlIo): Prom
     .action(async (o: { wait: boolean }) => {
       await staged('/admin/cluster/resume', {}, o.wait, 'resume');
     });
+  program
+    .command('repair')
+    .description(
+      'anti-entropy now on the node countctl talks to: Merkle comparison of the ranges it initiates with their live replicas',
+    )
+    .action(async () => {
+      const r = (await client().call('POST', '/admin/cluster/repair', {})) as {
+        node: string;
+        slots: number;
+        entries: number;
+        pulled: number;
+        pushed: number;
+      };
+      print(
+        r,
+        () =>
+          `repair on ${r.node}: ${r.slots} differing slot(s), ${r.entries} (series, bucket) entries; ${r.pulled} point(s) pulled, ${r.pushed} pushed`,
+      );
+    });
   const raft = program.command('raft').description('metadata Raft group');
   raft
     .command('transfer-leader <node>')

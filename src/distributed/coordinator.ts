@@ -183,6 +183,22 @@ export class Coordinator implements DataService {
     return streamRange(this.engine, this.client, range, fromPeer, this.options.stream);
   }
 
+  /**
+   * Anti-entropy now (countctl repair): Merkle comparison of each range this node initiates
+   * with its other live replicas. Resolves with what this run repaired.
+   */
+  async repair(): Promise<RepairStats> {
+    const before = { ...this.antiEntropy.totals };
+    await this.antiEntropy.runOnce();
+    const after = this.antiEntropy.totals;
+    return {
+      slots: after.slots - before.slots,
+      entries: after.entries - before.entries,
+      pulled: after.pulled - before.pulled,
+      pushed: after.pushed - before.pushed,
+    };
+  }
+
   /** Counters of the data plane on this node, for metrics and status pages. */
   dataStats(): DataPlaneStats {
     return {

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { RepairStats } from '../cluster/anti-entropy.js';
 import {
   type ClusterStatus,
   clusterStatus,
@@ -22,6 +23,11 @@ export interface AdminRoutesDeps {
   readonly service: MetaService;
   /** Gossip, for liveness in `status` (null: shown as unknown). */
   readonly gossip: GossipMembers | null;
+  /**
+   * Anti-entropy now, for the ranges this node initiates (it is their first live replica);
+   * resolves with what it repaired. Without it, POST /admin/cluster/repair is not served.
+   */
+  readonly repair?: () => Promise<RepairStats>;
 }
 
 export async function registerAdminRoutes(
@@ -87,6 +93,12 @@ export async function registerAdminRoutes(
   op('/admin/cluster/cancel', 'cancel', false);
   op('/admin/cluster/resume', 'resume', false);
   op('/admin/cluster/raft/transfer-leader', 'transfer-leader', true);
+  const repair = deps.repair;
+  if (repair !== undefined) {
+    app.post('/admin/cluster/repair', (_req, reply) =>
+      answer(reply, async () => ({ node: deps.nodeId, ...(await repair()) })),
+    );
+  }
 }
 
 async function answer(reply: FastifyReply, fn: () => Promise<unknown>): Promise<FastifyReply> {

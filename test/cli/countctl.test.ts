@@ -97,6 +97,7 @@ beforeAll(async () => {
         { id: 'n3', liveness: 'suspect', epoch: 1 },
       ],
     },
+    repair: async () => ({ slots: 2, entries: 5, pulled: 40, pushed: 7 }),
   });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
 });
@@ -233,6 +234,22 @@ describe('countctl', () => {
     );
     const next = await run(`http://127.0.0.1:${a},${url}`, '--json', 'status');
     expect(next).toEqual({ code: 0, err: '' });
+  });
+
+  it('repair runs anti-entropy on the node and says what it repaired', async () => {
+    const text = await ctl('repair');
+    expect(text.code).toBe(0);
+    expect(text.out).toMatch(
+      /^repair on n2: 2 differing slot\(s\), 5 .* 40 point\(s\) pulled, 7 pushed/,
+    );
+    const json = await ctl('--json', 'repair');
+    expect(JSON.parse(json.out)).toEqual({
+      node: 'n2',
+      slots: 2,
+      entries: 5,
+      pulled: 40,
+      pushed: 7,
+    });
   });
 
   it('bad usage exits with 3', async () => {

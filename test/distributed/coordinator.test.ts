@@ -87,6 +87,23 @@ describe('coordinator', () => {
     expect(n1.metadata.epoch()).toBe(5);
   });
 
+  it('repair() runs anti-entropy now for the ranges this node initiates and says what moved', async () => {
+    cluster = await TestCluster.start(3, 2);
+    const k = cluster.seriesWhere((r) => r[0] === 'n1', 'rep');
+    const other = cluster.replicasOf(k)[1];
+    await writeRepair(cluster.node('n1').engine, batchOf([[k, NOW, 1]]));
+    await writeRepair(cluster.node(other).engine, batchOf([[k, NOW + 1, 2]]));
+    const r = await cluster.node('n1').coordinator.repair();
+    expect(r.pushed).toBeGreaterThanOrEqual(1);
+    expect(r.pulled).toBeGreaterThanOrEqual(1);
+    for (const id of ['n1', other]) {
+      expect(await localPoints(cluster.node(id), k)).toEqual([
+        [NOW, 1],
+        [NOW + 1, 2],
+      ]);
+    }
+  });
+
   it('over HTTP: writes at each level with a replica down; all is 503 saying how many answered', async () => {
     cluster = await TestCluster.start(3, 3);
     cluster.kill('n3');
