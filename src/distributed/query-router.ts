@@ -96,7 +96,8 @@ export class QueryRouter {
     const pushdown =
       req.fn !== undefined && isMergeable(req.fn) ? (req.fn as MergeableFn) : undefined;
     for (let attempt = 0; ; attempt++) {
-      const ranges = this.metadata.ring().ranges();
+      const ring = this.metadata.ring();
+      const ranges = ring.ranges();
       if (ranges.length === 0) throw consistencyUnavailable('a query', level, 0, 1);
       const states = ranges.map<RangeState>((range) => ({
         range,
@@ -106,6 +107,8 @@ export class QueryRouter {
         answered: [],
       }));
       const message: Record<string, unknown> = {
+        // Replacements asked in later rounds carry the plan's epoch too.
+        epoch: ring.epoch,
         selector: req.selector,
         start: req.start,
         end: req.end,
@@ -124,7 +127,7 @@ export class QueryRouter {
       const results =
         pushdown === undefined
           ? await this.finishRaw(req, series, maxSeries, maxPoints)
-          : await this.finishPushdown(req, pushdown, series, degraded);
+          : await this.finishPushdown(req, pushdown, series, degraded, ring.epoch);
       const missing: string[] = [];
       const warnings: string[] = [];
       for (const { range, why } of degraded) {
@@ -265,6 +268,7 @@ export class QueryRouter {
     fn: MergeableFn,
     series: Map<string, SeriesState>,
     degraded: { range: RangeState; why: string }[],
+    epoch: number,
   ): Promise<QueryResult[]> {
     const { start, end, step } = req;
     const partials = new Map<string, PartialAggregate>();
@@ -287,7 +291,7 @@ export class QueryRouter {
           const read = await Promise.all(
             st.range.answered.map(async (r) => {
               try {
-                return [r, await this.readPath.readOne(r, key, start, end)] as const;
+                return [r, await this.readPath.readOne(r, key, start, end, epoch)] as const;
               } catch (e) {
                 // The replica answered the fan-out but not this read: the range falls short.
                 degraded.push({

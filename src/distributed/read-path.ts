@@ -50,12 +50,13 @@ export class ReadPath {
     this.stats.reads++;
     const token = this.tokens.tokenOf(series);
     for (let attempt = 0; ; attempt++) {
-      const owners = this.metadata.ring().readReplicas(token);
+      const ring = this.metadata.ring();
+      const owners = ring.readReplicas(token);
       if (owners.length === 0) throw consistencyUnavailable('a read', level, 0, 1);
       const required = requiredReplicas(level, owners.length);
       const candidates = preferredOrder(owners, this.client.self, this.liveness);
       const got = await askReplicas(candidates, required, (r) =>
-        this.readOne(r, series, start, end),
+        this.readOne(r, series, start, end, ring.epoch),
       );
       // A stale refusal means the plan is old: a replica that stood in for the refusing one
       // under it may no longer own the series (and lack its newest points). Re-plan.
@@ -70,19 +71,20 @@ export class ReadPath {
     }
   }
 
-  /** Points one replica holds (the local engine directly). */
+  /** Points one replica holds (the local engine directly), asked under the plan's `epoch`. */
   async readOne(
     replica: string,
     series: string,
     start: number,
     end: number,
+    epoch: number,
   ): Promise<{ found: boolean; points: Samples }> {
     if (replica === this.client.self) {
       const points = await this.engine.readRange(series, start, end);
       const found = points.timestamps.length > 0 || (await seriesExists(this.engine, series));
       return { found, points };
     }
-    const a = await this.client.call<ReadAnswer>(replica, DATA_READ, { series, start, end });
+    const a = await this.client.call<ReadAnswer>(replica, DATA_READ, { series, start, end, epoch });
     return { found: a.found === true, points: decodeSamples(a.points) };
   }
 

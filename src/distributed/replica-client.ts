@@ -29,7 +29,9 @@ export class ReplicaClient {
       answer = (await this.env.net.request(
         peer,
         channel,
-        { ...payload, epoch: this.metadata.epoch() },
+        // A payload planned on a ring carries that ring's epoch: a replica asked later (a
+        // replacement) must judge the plan, not the newer epoch this node learned meanwhile.
+        { epoch: this.metadata.epoch(), ...payload },
         timeoutMs,
       )) as T;
     } catch (e) {
