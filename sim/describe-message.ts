@@ -27,3 +27,70 @@ export function describeMessage(m: Message): string {
       return head;
   }
 }
+
+/** Message types as numbers for `encodeMessage`. */
+const TYPE_CODES: Record<Message['type'], number> = {
+  append: 1,
+  appendResp: 2,
+  vote: 3,
+  voteResp: 4,
+  heartbeat: 5,
+  heartbeatResp: 6,
+  snapshot: 7,
+  snapshotResp: 8,
+  timeoutNow: 9,
+};
+
+/**
+ * The numeric form of `describeMessage` for the trace hash (a `PacketEncoder`): the same
+ * fields, as numbers, from `o`; returns the offset after them. A heartbeat or response that
+ * carries a ReadIndex context (a string) returns -1 and is traced by its line instead.
+ */
+export function encodeMessage(m: Message, out: Int32Array, o: number): number {
+  out[o++] = TYPE_CODES[m.type];
+  out[o++] = m.term;
+  switch (m.type) {
+    case 'append':
+      out[o++] = m.prevIndex;
+      out[o++] = m.prevTerm;
+      out[o++] = m.entries.length;
+      out[o++] = m.commit;
+      return o;
+    case 'appendResp':
+      out[o++] = m.reject ? 1 : 0;
+      out[o++] = m.index;
+      out[o++] = m.hintIndex;
+      out[o++] = m.hintTerm;
+      return o;
+    case 'vote':
+      out[o++] = m.pre ? 1 : 0;
+      out[o++] = m.transfer ? 1 : 0;
+      out[o++] = m.lastIndex;
+      out[o++] = m.lastTerm;
+      return o;
+    case 'voteResp':
+      out[o++] = m.pre ? 1 : 0;
+      out[o++] = m.granted ? 1 : 0;
+      return o;
+    case 'heartbeat':
+      if (m.ctx !== null) return -1;
+      out[o++] = m.commit;
+      return o;
+    case 'heartbeatResp':
+      return m.ctx === null ? o : -1;
+    case 'snapshot':
+      out[o++] = m.meta.index;
+      out[o++] = m.meta.term;
+      out[o++] = m.offset;
+      out[o++] = m.data.length;
+      out[o++] = m.total;
+      return o;
+    case 'snapshotResp':
+      out[o++] = m.index;
+      out[o++] = m.offset;
+      out[o++] = m.reject ? 1 : 0;
+      return o;
+    case 'timeoutNow':
+      return o;
+  }
+}

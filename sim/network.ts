@@ -34,6 +34,24 @@ export interface Packet {
   readonly to: string;
 }
 
+/**
+ * Writes a packet's trace fields as numbers into `out` from `offset` and returns the offset
+ * after them, or -1 when the packet has a field numbers cannot carry (it is then traced by its
+ * `describe` line). The numbers must tell packets apart as well as the line does.
+ */
+export type PacketEncoder<M> = (message: M, out: Int32Array, offset: number) => number;
+
+/** Codes of numeric trace records; `values[0]` of each. */
+const SEND = 1;
+const DELIVER = 2;
+const DROP_AT_SEND = 3;
+const DROP = 4;
+/** Drop reasons as numbers, in the order of DROP_REASONS. */
+const DROP_REASONS = ['partitioned', 'lost', 'down'] as const;
+type DropReason = (typeof DROP_REASONS)[number];
+/** Room for a packet's numeric record: 6 header fields and the encoder's. */
+const SCRATCH_SIZE = 64;
+
 export class SimNetwork<M extends Packet> {
   private readonly index = new Map<string, number>();
   /** blocked[from * n + to] = 1 when the link drops packets. */
@@ -46,6 +64,8 @@ export class SimNetwork<M extends Packet> {
   sent = 0;
   delivered = 0;
   dropped = 0;
+  private encode: PacketEncoder<M> | undefined;
+  private readonly scratch = new Int32Array(SCRATCH_SIZE);
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -63,6 +83,15 @@ export class SimNetwork<M extends Packet> {
     this.handlers = new Array(nodes.length).fill(undefined);
     this.faults = faults;
     this.maxInFlight = maxInFlight;
+  }
+
+  /**
+   * Traces packets as numbers through `encode` instead of `describe` lines: a packet is
+   * described in full when sent and by its sequence number when delivered or dropped. With
+   * lines kept (--trace), each line still names the packet in full.
+   */
+  encodeWith(encode: PacketEncoder<M>): void {
+    this.encode = encode;
   }
 
   /** Connects a running node; its packets are delivered to `handler` until `detach`. */
@@ -93,6 +122,10 @@ export class SimNetwork<M extends Packet> {
   }
 
   send(message: M): void {
+    if (this.encode !== undefined) {
+      this.sendEncoded(message, this.encode);
+      return;
+    }
     this.sent++;
     const now = this.scheduler.now;
     // Described once: the same line names the packet at send, delivery and drop.
@@ -140,6 +173,76 @@ export class SimNetwork<M extends Packet> {
   private drop(line: string, why: string): void {
     this.dropped++;
     this.trace.record(this.scheduler.now, 'drop', `${line} ${why}`);
+  }
+
+  /** `send` with the numeric trace (see `encodeWith`). Draws the same random numbers. */
+  private sendEncoded(message: M, encode: PacketEncoder<M>): void {
+    const seq = this.sent++;
+    const now = this.scheduler.now;
+    const from = this.slot(message.from);
+    const to = this.slot(message.to);
+    const out = this.scratch;
+    out[1] = seq;
+    out[2] = from;
+    out[3] = to;
+    const end = encode(message, out, 6);
+    const lines = this.trace.keepsLines;
+    const line = lines || end < 0 ? `#${seq} ${this.describe(message)}` : undefined;
+    let why: DropReason | undefined;
+    if (this.blocked[from * this.nodes.length + to] !== 0) why = 'partitioned';
+    else if (this.random.chance(this.faults.dropRate)) why = 'lost';
+    if (why !== undefined) {
+      this.dropped++;
+      if (end < 0) {
+        this.trace.record(now, 'drop', `${line} ${why}`);
+      } else {
+        out[0] = DROP_AT_SEND;
+        out[4] = DROP_REASONS.indexOf(why);
+        out[5] = 0;
+        this.trace.recordNumbers(now, 'drop', out, end, lines ? `${line} ${why}` : undefined);
+      }
+      return;
+    }
+    const copies = this.random.chance(this.faults.duplicateRate) ? 2 : 1;
+    for (let c = 0; c < copies; c++) {
+      const delay = this.delay();
+      assert(this.inFlight < this.maxInFlight, 'SimNetwork: too many packets in flight');
+      this.inFlight++;
+      if (end < 0) {
+        this.trace.record(now, 'send', `${line} +${delay}${c > 0 ? ' dup' : ''}`);
+      } else {
+        out[0] = SEND;
+        out[4] = delay;
+        out[5] = c;
+        const detail = lines ? `${line} +${delay}${c > 0 ? ' dup' : ''}` : undefined;
+        this.trace.recordNumbers(now, 'send', out, end, detail);
+      }
+      this.scheduler.schedule(delay, () => this.deliverEncoded(message, seq));
+    }
+  }
+
+  private deliverEncoded(message: M, seq: number): void {
+    this.inFlight--;
+    const to = this.slot(message.to);
+    let why: DropReason | undefined;
+    if (this.blocked[this.slot(message.from) * this.nodes.length + to] !== 0) why = 'partitioned';
+    const handler = this.handlers[to];
+    if (why === undefined && handler === undefined) why = 'down';
+    const out = this.scratch;
+    out[1] = seq;
+    const line = this.trace.keepsLines ? `#${seq} ${this.describe(message)}` : undefined;
+    if (why !== undefined) {
+      this.dropped++;
+      out[0] = DROP;
+      out[2] = DROP_REASONS.indexOf(why);
+      this.trace.recordNumbers(this.scheduler.now, 'drop', out, 3, line && `${line} ${why}`);
+      return;
+    }
+    this.delivered++;
+    out[0] = DELIVER;
+    this.trace.recordNumbers(this.scheduler.now, 'deliver', out, 2, line);
+    // Checked above: `why` is set whenever the handler is missing.
+    (handler as (message: M) => void)(message);
   }
 
   private slot(node: string): number {

@@ -30,10 +30,10 @@ export class ObservedLogStore implements LogStore {
     return this.inner.snapshot();
   }
 
-  async save(update: LogUpdate, options?: { syncHardState?: boolean }): Promise<void> {
+  save(update: LogUpdate, options?: { syncHardState?: boolean }): Promise<void> {
     this.beforeSave(update, this.inner);
-    await this.inner.save(update, options);
-    this.onSaved(update);
+    // A plain continuation, not an async function: one promise per save instead of three.
+    return this.inner.save(update, options).then(() => this.onSaved(update));
   }
 
   compact(snapshot: Snapshot): Promise<void> {

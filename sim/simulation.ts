@@ -6,7 +6,7 @@ import {
   type LinearizabilityResult,
 } from './checkers/linearizability.js';
 import { RaftInvariants } from './checkers/raft-invariants.js';
-import { describeMessage } from './describe-message.js';
+import { describeMessage, encodeMessage } from './describe-message.js';
 import {
   type CrashTrigger,
   type FaultEvent,
@@ -143,6 +143,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     trace,
     describeMessage,
   );
+  network.encodeWith(encodeMessage);
   const ctx: SimNodeContext = {
     seed,
     scheduler,
