@@ -27,6 +27,8 @@ export interface ClusterNodeContext {
   readonly dataBugs: readonly DataPlaneBug[];
   readonly operationBugs: ReadonlySet<OperationBug>;
   readonly viewBugs: ReadonlySet<PlantedViewBug>;
+  /** Planted bug 'forget-adopted': metadata does not keep adopted states across restarts. */
+  readonly forgetAdopted: boolean;
   readonly tickMs: number;
   readonly electionTicks: number;
   /** A node's code failed in a way no fault explains (boot failure on a healthy disk). */
@@ -150,6 +152,7 @@ export class ClusterSimNode {
       requestTimeoutMs: 1000,
       catchUpTimeoutMs: 3000,
       reconcileEveryMs: 300,
+      bugForgetAdopted: ctx.forgetAdopted,
     });
     const view = new SimMetadataView(metadata, ctx.viewBugs, env);
     view.onChange((s) => ctx.onViewChange(this.id, inc, s, view));

@@ -33,6 +33,7 @@ export const CLUSTER_BUGS = [
   'epoch-regress',
   'early-owner',
   'finish-without-stream',
+  'forget-adopted',
 ] as const;
 export type ClusterBug = (typeof CLUSTER_BUGS)[number];
 
@@ -148,6 +149,7 @@ export async function runClusterSimulation(
     dataBugs: pick(DATA_BUGS),
     operationBugs: new Set(pick(OPERATION_BUGS)),
     viewBugs: new Set(pick(VIEW_BUGS)),
+    forgetAdopted: options.bugs.includes('forget-adopted'),
     tickMs: knobs.tickMs,
     electionTicks: Math.max(5, knobs.electionTicks),
     onFailure: (node, error) => fail('node-failure', `${node}: ${error.name}: ${error.message}`),

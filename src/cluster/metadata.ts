@@ -11,6 +11,7 @@ import type { ClusterEnv } from '../env/cluster-env.js';
 import { assert } from '../model/assert.js';
 import { CountError } from '../model/errors.js';
 import { isRaftMessage } from '../net/raft-transport.js';
+import { AdoptedStateFile } from './adopted-state.js';
 import {
   type BootstrapOptions,
   type ClusterCommand,
@@ -60,6 +61,11 @@ export interface MetadataOptions {
   /** How often the leader reconciles the Raft membership with the cluster's members. */
   readonly reconcileEveryMs: number;
   readonly maxListeners: number;
+  /**
+   * Planted bug 'forget-adopted' (tests only): adopted states are neither made durable nor
+   * restored at open, so a restarted node's epoch can go back.
+   */
+  readonly bugForgetAdopted?: boolean;
 }
 
 export const DEFAULT_METADATA_OPTIONS: MetadataOptions = {
@@ -87,7 +93,9 @@ export interface RaftSummary {
  * The metadata of one node: a member of the metadata Raft group (voter or learner) whose state
  * machine is ClusterState, and the MetadataView the rest of the node reads. The view is the
  * newest committed state this node knows: what its Raft replica applied, or a newer committed
- * state fetched from a peer (catchUp), whichever has the higher epoch, so it never goes back.
+ * state fetched from a peer (catchUp), whichever has the higher epoch, so it never goes back,
+ * also across restarts: the view takes a state only once it is durable (adopted-state.ts), and
+ * open() starts from the newer of that file and the Raft snapshot.
  * On the leader it also keeps the Raft membership in line with the members (raft-membership.ts).
  */
 export class ClusterMetadata implements MetadataView {
@@ -107,6 +115,12 @@ export class ClusterMetadata implements MetadataView {
   private fatalError: unknown = null;
   private readonly peersAdded = new Map<string, string>();
   private pendingCatchUp: { epoch: number; promise: Promise<void> } | null = null;
+  private readonly adoptedFile: AdoptedStateFile;
+  /** The newest adopted state not yet durable (the view takes it once it is). */
+  private pendingAdopt: ClusterState | null = null;
+  private persisting = false;
+  /** False while the constructor restores the local snapshot (already durable). */
+  private opened = false;
 
   /** True when the disk held a group at open (a restart): no join needed. */
   readonly hadLog: boolean;
@@ -116,6 +130,7 @@ export class ClusterMetadata implements MetadataView {
     this.env = env;
     this.opts = opts;
     this.store = store;
+    this.adoptedFile = new AdoptedStateFile(env.vfs, opts.dir);
     this.machine = new ClusterStateMachine((s) => this.adopt(s));
     this.runtime = new RaftRuntime({
       config: {
@@ -172,7 +187,18 @@ export class ClusterMetadata implements MetadataView {
   ): Promise<ClusterMetadata> {
     const opts = { ...DEFAULT_METADATA_OPTIONS, ...options };
     const store = await FileLogStore.open(env.vfs, opts.dir);
-    return new ClusterMetadata(env, store, opts);
+    const metadata = new ClusterMetadata(env, store, opts);
+    try {
+      // The log replays from its snapshot; a newer state adopted before the restart (fetched
+      // from a peer, or applied at a commit index the log did not keep) is in the file.
+      const saved = opts.bugForgetAdopted ? null : await metadata.adoptedFile.load();
+      if (saved !== null) metadata.install(saved);
+    } catch (e) {
+      await store.close().catch(() => {});
+      throw e;
+    }
+    metadata.opened = true;
+    return metadata;
   }
 
   /** Joins the network (the 'raft' and 'meta.state'/'meta.epoch' channels) and starts Raft. */
@@ -287,8 +313,14 @@ export class ClusterMetadata implements MetadataView {
       throw countErrorOfRaft(e);
     }
     if (!outcome.ok) throw new CountError(outcome.code, outcome.message);
-    // The proposer applied it: the view is at least this epoch now.
-    assert(this.view.epoch >= outcome.epoch, 'applied epoch missing from the view');
+    // The proposer applied it; the view takes it once it is durable on this node.
+    if (!(await this.waitForEpoch(outcome.epoch, this.opts.requestTimeoutMs))) {
+      throw new CountError(
+        'consistency_unavailable',
+        `epoch ${outcome.epoch} committed but not yet durable on ${this.env.nodeId}`,
+        { details: { epoch: outcome.epoch } },
+      );
+    }
     return this.view;
   }
 
@@ -298,7 +330,10 @@ export class ClusterMetadata implements MetadataView {
     if (!r.ok) throw countErrorOfRaft(r);
   }
 
-  /** Installs a committed state fetched from a peer if it is newer than the view. */
+  /**
+   * Takes a committed state fetched from a peer if it is newer than the view (the view shows
+   * it once it is durable: waitForEpoch/catchUp wait for that).
+   */
   adoptFetched(data: Uint8Array): boolean {
     const s = decodeClusterState(data);
     return this.adopt(s);
@@ -306,8 +341,45 @@ export class ClusterMetadata implements MetadataView {
 
   // -------------------------------------------------------------------------------------------
 
+  /** A newer committed state (applied by Raft or fetched): durable first, then the view's. */
   private adopt(s: ClusterState): boolean {
-    if (s.epoch <= this.view.epoch) return false;
+    if (s.epoch <= (this.pendingAdopt ?? this.view).epoch) return false;
+    if (!this.opened || this.opts.bugForgetAdopted) {
+      this.install(s);
+      return true;
+    }
+    this.pendingAdopt = s;
+    if (!this.persisting) void this.persistPending();
+    return true;
+  }
+
+  /** Saves the pending state, newest first wins, and installs each one saved. */
+  private async persistPending(): Promise<void> {
+    this.persisting = true;
+    try {
+      while (this.pendingAdopt !== null && !this.stopped) {
+        const s = this.pendingAdopt;
+        try {
+          await this.adoptedFile.save(s);
+        } catch {
+          // The view stays at what is durable; try again shortly (until stopped).
+          if (!this.stopped) {
+            this.env.setTimer(this.opts.tickMs, () => {
+              if (!this.persisting) void this.persistPending();
+            });
+          }
+          return;
+        }
+        if (this.pendingAdopt === s) this.pendingAdopt = null;
+        if (!this.stopped) this.install(s);
+      }
+    } finally {
+      this.persisting = false;
+    }
+  }
+
+  private install(s: ClusterState): void {
+    if (s.epoch <= this.view.epoch) return;
     this.view = s;
     this.ringCache = null;
     this.connectPeers(s);
@@ -324,7 +396,6 @@ export class ClusterMetadata implements MetadataView {
         // A listener's failure must not stop the state machine from applying.
       }
     }
-    return true;
   }
 
   /** Keeps the network's address book equal to the members (self excluded). */

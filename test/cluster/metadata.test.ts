@@ -202,6 +202,28 @@ describe('epochs', () => {
     }
   });
 
+  it('a node restarted while cut off comes back at the epoch it had fetched, not what its log replays', async () => {
+    const c = track(new MetaCluster());
+    await threeNodes(c);
+    await c.join('n4', 'n1');
+    const n1 = c.get('n1');
+    await c.waitFor(() => n1.metadata.state().operation === null);
+    c.net.isolate('n4');
+    await c.until(
+      n1.metadata.propose({ type: 'update-address', node: { ...address('n2'), httpAddress: 'm' } }),
+    );
+    const target = n1.metadata.epoch();
+    // Fetched from a peer over a link that then breaks again: not in n4's Raft log.
+    c.net.heal();
+    await c.until(c.get('n4').metadata.catchUp(target, 'n2'));
+    c.net.isolate('n4');
+    const n4 = await c.restart('n4');
+    expect(n4.metadata.epoch()).toBeGreaterThanOrEqual(target);
+    expect(n4.metadata.state().nodes.n2.httpAddress).toBe('m');
+    await c.clock.advance(2000);
+    expect(n4.metadata.epoch()).toBeGreaterThanOrEqual(target);
+  });
+
   it('each step waits for a majority of every affected replica group to see the epoch', async () => {
     const c = track(new MetaCluster());
     await threeNodes(c);

@@ -189,12 +189,16 @@ describe('query-honesty of pushed-down aggregates', () => {
 });
 
 describe('epoch-monotonic', () => {
-  it('flags a node whose epoch goes back within an incarnation, not across restarts', () => {
+  it('flags a node whose epoch goes back, within an incarnation and across a restart', () => {
     const c = new EpochMonotonic();
     expect(c.observe('n1', 1, 3, 0)).toBeNull();
     expect(c.observe('n1', 1, 4, 1)).toBeNull();
-    expect(c.observe('n1', 2, 2, 2)).toBeNull();
-    expect(c.observe('n1', 1, 3, 3)).toMatch(/went back from epoch 4 to 3/);
+    expect(c.observe('n2', 1, 1, 1)).toBeNull();
+    expect(c.observe('n1', 1, 3, 2)).toMatch(/\(incarnation 1\) went back from epoch 4 to 3/);
+    expect(c.observe('n1', 2, 4, 3)).toBeNull();
+    expect(c.observe('n1', 3, 2, 4)).toMatch(
+      /incarnation 3 restarted lower\) went back from epoch 4 to 2/,
+    );
   });
 });
 
