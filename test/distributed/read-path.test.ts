@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pointsLacking } from '../../src/cluster/points-lacking.js';
 import { writeRepair } from '../../src/cluster/repair-write.js';
-import { batchOf, localPoints, NOW, staleReplanCluster, TestCluster } from './test-cluster.js';
+import {
+  batchOf,
+  leaveUnderReads,
+  localPoints,
+  NOW,
+  staleReplanCluster,
+  TestCluster,
+} from './test-cluster.js';
 
 let cluster: TestCluster | undefined;
 afterEach(async () => {
@@ -35,21 +42,9 @@ describe('pointsLacking', () => {
 
 describe('quorum reads', () => {
   it('a replacement replica is asked under the plan epoch, so one no longer owning the series refuses', async () => {
-    cluster = await TestCluster.start(4, 3);
-    const c = cluster;
-    const k = c.seriesWhere((r) => r.includes('n1'), 'planep');
-    const [x, y] = c.replicasOf(k).filter((id) => id !== 'n1');
-    const z = ['n2', 'n3', 'n4'].find((id) => id !== x && id !== y)!;
-    const s = c.truth.state;
-    const next = {
-      ...s,
-      epoch: s.epoch + 1,
-      nodes: { ...s.nodes, [y]: { ...s.nodes[y], state: 'left' as const } },
-    };
-    c.truth.state = next;
-    for (const id of [y, z]) c.node(id).metadata.apply(next);
-    // Written at the new epoch to x and z; then x goes down (gossip has not noticed).
-    for (const id of [x, z]) await writeRepair(c.node(id).engine, batchOf([[k, NOW, 7]]));
+    // y and z know y left; x holds the point and goes down (gossip has not noticed).
+    const { c, k, x, next } = await leaveUnderReads('planep', ['y', 'z']);
+    cluster = c;
     c.net.setDown(x, true);
     // n1 plans on the old ring [n1, x, y]; it learns the new epoch while x's request fails.
     const reading = c.node('n1').coordinator.readRange(k, 0, NOW + 10, 'quorum');

@@ -261,15 +261,15 @@ export async function waitFor(
 
 /**
  * Of a series' replicas [n1, x, y] (n1's order: itself, then the others in ring order), y leaves
- * (epoch 2) and the fourth node z takes its place; only x has applied that. A write at epoch 2
- * reached x and z. Coordinator n1, still at epoch 1, plans on the old ring: x refuses as stale,
- * and y (no longer an owner, lacking the point) must not stand in for it under the old plan.
+ * and the fourth node z takes its place: committed as `next` (the truth), applied on the nodes
+ * `ahead` names (x, y or z). A write at `next` reached x and z; n1 still plans on the old ring.
  */
-export async function staleReplanCluster(prefix: string) {
+export async function leaveUnderReads(prefix: string, ahead: ('x' | 'y' | 'z')[]) {
   const c = await TestCluster.start(4, 3);
   const k = c.seriesWhere((r) => r.includes('n1'), prefix);
   const [x, y] = c.replicasOf(k).filter((id) => id !== 'n1');
   const z = ['n2', 'n3', 'n4'].find((id) => id !== x && id !== y)!;
+  const ids = { x, y, z };
   const s = c.truth.state;
   const next = {
     ...s,
@@ -277,7 +277,12 @@ export async function staleReplanCluster(prefix: string) {
     nodes: { ...s.nodes, [y]: { ...s.nodes[y], state: 'left' as const } },
   };
   c.truth.state = next;
-  c.node(x).metadata.apply(next);
+  for (const a of ahead) c.node(ids[a]).metadata.apply(next);
   for (const id of [x, z]) await writeRepair(c.node(id).engine, batchOf([[k, NOW, 7]]));
-  return { c, k };
+  return { c, k, ...ids, next };
+}
+
+/** leaveUnderReads with only x ahead: x refuses n1's old plan, y must not stand in for it. */
+export function staleReplanCluster(prefix: string) {
+  return leaveUnderReads(prefix, ['x']);
 }
