@@ -7,7 +7,7 @@ import {
   runClusterSimulation,
 } from './cluster-simulation.js';
 import type { FaultSchedule } from './fault-schedule.js';
-import { shrinkSchedule } from './shrink.js';
+import { type SeedSweepResult, shrinkRun, sweepSeeds } from './seed-sweep.js';
 import type { Knobs } from './simulation.js';
 
 /**
@@ -32,17 +32,7 @@ export interface ClusterSweepOptions {
   readonly stopped?: () => boolean;
 }
 
-export interface ClusterSweepResult {
-  readonly seedsRun: number;
-  readonly virtualMs: number;
-  /** Time spent running seeds (shrinking excluded). */
-  readonly wallMs: number;
-  readonly failure: {
-    readonly result: ClusterSimulationResult;
-    readonly shrunk: FaultSchedule;
-    readonly shrinkReplays: number;
-  } | null;
-}
+export type ClusterSweepResult = SeedSweepResult<ClusterSimulationResult>;
 
 export function clusterSimulationOptions(
   seed: number,
@@ -61,28 +51,8 @@ export function clusterSimulationOptions(
   };
 }
 
-export async function clusterSweep(o: ClusterSweepOptions): Promise<ClusterSweepResult> {
-  const started = performance.now();
-  let seedsRun = 0;
-  let virtualMs = 0;
-  for (let seed = o.from; seed <= o.to; seed++) {
-    if (o.stopped?.() === true) break;
-    const result = await runClusterSimulation(clusterSimulationOptions(seed, o));
-    seedsRun++;
-    virtualMs += result.virtualMs;
-    o.onSeed?.(result);
-    if (result.failure !== null) {
-      const wallMs = performance.now() - started;
-      const { schedule, attempts } = await shrinkClusterFailure(result, o);
-      return {
-        seedsRun,
-        virtualMs,
-        wallMs,
-        failure: { result, shrunk: schedule, shrinkReplays: attempts },
-      };
-    }
-  }
-  return { seedsRun, virtualMs, wallMs: performance.now() - started, failure: null };
+export function clusterSweep(o: ClusterSweepOptions): Promise<ClusterSweepResult> {
+  return sweepSeeds(o, clusterSeedRunner(o));
 }
 
 /** Removes fault events while the same seed still fails the same checker. */
@@ -90,16 +60,21 @@ export function shrinkClusterFailure(
   result: ClusterSimulationResult,
   o: ClusterSweepOptions,
 ): Promise<{ schedule: FaultSchedule; attempts: number }> {
-  const checker = result.failure?.checker;
-  return shrinkSchedule(
-    result.schedule,
-    async (candidate) => {
-      const replay = await runClusterSimulation({
-        ...clusterSimulationOptions(result.seed, o),
-        schedule: candidate,
-      });
-      return replay.failure?.checker === checker;
-    },
-    o.shrinkAttempts,
-  );
+  return shrinkRun(result, clusterSeedRunner(o), o.shrinkAttempts);
+}
+
+/** How the sweep, the shrinker and the CLI run one seed of `o`. */
+export function clusterSeedRunner(
+  o: ClusterSweepOptions,
+): (
+  seed: number,
+  schedule?: FaultSchedule,
+  keepTrace?: boolean,
+) => Promise<ClusterSimulationResult> {
+  return (seed, schedule, keepTrace = false) =>
+    runClusterSimulation({
+      ...clusterSimulationOptions(seed, o),
+      keepTrace,
+      ...(schedule === undefined ? {} : { schedule }),
+    });
 }

@@ -1,6 +1,6 @@
 import type { BugName } from '../raft/types.js';
 import type { FaultSchedule } from './fault-schedule.js';
-import { shrinkSchedule } from './shrink.js';
+import { type SeedSweepResult, shrinkRun, sweepSeeds } from './seed-sweep.js';
 import {
   DEFAULT_SIMULATION,
   type Knobs,
@@ -32,19 +32,7 @@ export interface SweepOptions {
   readonly stopped?: () => boolean;
 }
 
-export interface SweepFailure {
-  readonly result: SimulationResult;
-  readonly shrunk: FaultSchedule;
-  readonly shrinkReplays: number;
-}
-
-export interface SweepResult {
-  readonly seedsRun: number;
-  readonly virtualMs: number;
-  /** Time spent running seeds (shrinking excluded). */
-  readonly wallMs: number;
-  readonly failure: SweepFailure | null;
-}
+export type SweepResult = SeedSweepResult<SimulationResult>;
 
 export function simulationOptions(seed: number, o: SweepOptions): SimulationOptions {
   return {
@@ -59,28 +47,8 @@ export function simulationOptions(seed: number, o: SweepOptions): SimulationOpti
   };
 }
 
-export async function sweep(o: SweepOptions): Promise<SweepResult> {
-  const started = performance.now();
-  let seedsRun = 0;
-  let virtualMs = 0;
-  for (let seed = o.from; seed <= o.to; seed++) {
-    if (o.stopped?.() === true) break;
-    const result = await runSimulation(simulationOptions(seed, o));
-    seedsRun++;
-    virtualMs += result.virtualMs;
-    o.onSeed?.(result);
-    if (result.failure !== null) {
-      const wallMs = performance.now() - started;
-      const { schedule, attempts } = await shrinkFailure(result, o);
-      return {
-        seedsRun,
-        virtualMs,
-        wallMs,
-        failure: { result, shrunk: schedule, shrinkReplays: attempts },
-      };
-    }
-  }
-  return { seedsRun, virtualMs, wallMs: performance.now() - started, failure: null };
+export function sweep(o: SweepOptions): Promise<SweepResult> {
+  return sweepSeeds(o, seedRunner(o));
 }
 
 /** Removes fault events while the same seed still fails the same checker. */
@@ -88,16 +56,17 @@ export function shrinkFailure(
   result: SimulationResult,
   o: SweepOptions,
 ): Promise<{ schedule: FaultSchedule; attempts: number }> {
-  const checker = result.failure?.checker;
-  return shrinkSchedule(
-    result.schedule,
-    async (candidate) => {
-      const replay = await runSimulation({
-        ...simulationOptions(result.seed, o),
-        schedule: candidate,
-      });
-      return replay.failure?.checker === checker;
-    },
-    o.shrinkAttempts,
-  );
+  return shrinkRun(result, seedRunner(o), o.shrinkAttempts);
+}
+
+/** How the sweep, the shrinker and the CLI run one seed of `o`. */
+export function seedRunner(
+  o: SweepOptions,
+): (seed: number, schedule?: FaultSchedule, keepTrace?: boolean) => Promise<SimulationResult> {
+  return (seed, schedule, keepTrace = false) =>
+    runSimulation({
+      ...simulationOptions(seed, o),
+      keepTrace,
+      ...(schedule === undefined ? {} : { schedule }),
+    });
 }
