@@ -1,11 +1,10 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { BUG_NAMES, type BugName } from '../raft/types.js';
 import { runClusterCli } from './cluster-cli.js';
-import { describeFault, type FaultSchedule } from './fault-schedule.js';
-import { runSimulation, type SimulationResult } from './simulation.js';
-import { type SweepOptions, shrinkFailure, simulationOptions, sweep } from './sweep.js';
+import { bugFlags, runSeedCli } from './seed-cli.js';
+import type { SimulationResult } from './simulation.js';
+import { seedRunner } from './sweep.js';
 
 /**
  * Deterministic simulation replay (`npm run sim -- ...`):
@@ -61,27 +60,6 @@ function summary(r: SimulationResult): string {
   );
 }
 
-function printFailure(
-  r: SimulationResult,
-  o: CliOptions,
-  shrunk: FaultSchedule,
-  replays: number,
-): void {
-  const f = r.failure!;
-  const bugs = o.bug;
-  const flags = `${bugs.map((b) => ` --bug ${b}`).join('')}${o.nodes === 5 ? '' : ` --nodes ${o.nodes}`}`;
-  console.log(
-    `\nFAIL seed ${r.seed}${bugs.length > 0 ? ` [bug ${bugs.join(', ')}]` : ''}: ${f.checker}`,
-  );
-  console.log(`  ${f.explanation.replace(/\n/g, '\n  ')}`);
-  console.log(`  knobs: ${JSON.stringify(r.knobs)}`);
-  console.log(`  replay: npm run sim -- --seed ${r.seed}${flags}`);
-  console.log(
-    `  shrunk fault schedule (${shrunk.length} of ${r.schedule.length} events, ${replays} replays):`,
-  );
-  for (const e of shrunk) console.log(`    ${describeFault(e)}`);
-}
-
 async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name('sim')
@@ -125,85 +103,24 @@ async function main(argv: string[]): Promise<number> {
     console.error('--nodes must be between 2 and 9');
     return 2;
   }
-  const base: SweepOptions = {
-    from: 0,
-    to: 0,
-    nodes: o.nodes,
-    bugs: o.bug,
-    faultMs: o.faultMs,
-    recoverMs: o.recoverMs,
-    shrinkAttempts: o.shrink,
-  };
-
-  if (o.seed !== undefined && o.soak !== true) {
-    const r = await runSimulation({
-      ...simulationOptions(o.seed, base),
-      keepTrace: o.trace !== undefined,
-    });
-    console.log(`seed ${o.seed}: ${summary(r)}`);
-    if (o.trace !== undefined) {
-      writeFileSync(o.trace, r.trace ?? '');
-      console.log(`trace: ${r.traceEvents} events written to ${o.trace}`);
-    }
-    if (r.failure === null) return 0;
-    const { schedule, attempts } = await shrinkFailure(r, base);
-    printFailure(r, o, schedule, attempts);
-    return 1;
-  }
-
-  let stop = false;
-  process.on('SIGINT', () => {
-    stop = true;
+  const nodes = o.nodes;
+  return runSeedCli(o, {
+    run: seedRunner({
+      from: 0,
+      to: 0,
+      nodes,
+      bugs: o.bug,
+      faultMs: o.faultMs,
+      recoverMs: o.recoverMs,
+      shrinkAttempts: o.shrink,
+    }),
+    summary,
+    sweepLabel: 'seeds',
+    seedsPerMinuteDigits: 0,
+    soakSpeed: true,
+    replay: (seed) =>
+      `npm run sim -- --seed ${seed}${bugFlags(o.bug)}${nodes === 5 ? '' : ` --nodes ${nodes}`}`,
   });
-  const [from, to] = o.seeds ?? [
-    o.seed ?? Math.floor(Date.now() / 1000) % 1_000_000_000,
-    Number.POSITIVE_INFINITY,
-  ];
-  let lastProgress = performance.now();
-  const started = performance.now();
-  let done = 0;
-  let virtualMs = 0;
-  const result = await sweep({
-    ...base,
-    from,
-    to,
-    stopped: () => stop,
-    onSeed: (r) => {
-      done++;
-      virtualMs += r.virtualMs;
-      const now = performance.now();
-      if (o.soak === true && now - lastProgress >= 5000) {
-        lastProgress = now;
-        const minutes = (now - started) / 60_000;
-        console.log(
-          `soak: seed ${r.seed}, ${done} seeds ok, ${(done / minutes).toFixed(0)} seeds/min, ` +
-            `${Math.round(virtualMs / (now - started))}x simulated/wall`,
-        );
-      }
-    },
-  });
-  const minutes = result.wallMs / 60_000;
-  const last = from + result.seedsRun - 1;
-  console.log(
-    `seeds ${from}..${last}: ${result.seedsRun - (result.failure === null ? 0 : 1)} ok, ` +
-      `${result.failure === null ? 0 : 1} failed in ${(result.wallMs / 1000).toFixed(1)} s ` +
-      `(${(result.seedsRun / minutes).toFixed(0)} seeds/min, ` +
-      `${Math.round(result.virtualMs / result.wallMs)}x simulated/wall)`,
-  );
-  if (result.failure === null) return 0;
-  const f = result.failure;
-  if (o.trace !== undefined) {
-    const again = await runSimulation({
-      ...simulationOptions(f.result.seed, base),
-      keepTrace: true,
-    });
-    writeFileSync(o.trace, again.trace ?? '');
-    console.log(
-      `trace of seed ${f.result.seed}: ${again.traceEvents} events written to ${o.trace}`,
-    );
-  }
-  printFailure(f.result, o, f.shrunk, f.shrinkReplays);
-  return 1;
 }
 
 main(process.argv).then(

@@ -7,7 +7,7 @@ import {
   runClusterSimulation,
 } from './cluster-simulation.js';
 import type { FaultSchedule } from './fault-schedule.js';
-import { type SeedSweepResult, shrinkRun, sweepSeeds } from './seed-sweep.js';
+import { type SeedSweepResult, sweepSeeds } from './seed-sweep.js';
 import type { Knobs } from './simulation.js';
 
 /**
@@ -53,14 +53,6 @@ export function clusterSimulationOptions(
 
 export function clusterSweep(o: ClusterSweepOptions): Promise<ClusterSweepResult> {
   return sweepSeeds(o, clusterSeedRunner(o));
-}
-
-/** Removes fault events while the same seed still fails the same checker. */
-export function shrinkClusterFailure(
-  result: ClusterSimulationResult,
-  o: ClusterSweepOptions,
-): Promise<{ schedule: FaultSchedule; attempts: number }> {
-  return shrinkRun(result, clusterSeedRunner(o), o.shrinkAttempts);
 }
 
 /** How the sweep, the shrinker and the CLI run one seed of `o`. */

@@ -1,6 +1,6 @@
 import type { BugName } from '../raft/types.js';
 import type { FaultSchedule } from './fault-schedule.js';
-import { type SeedSweepResult, shrinkRun, sweepSeeds } from './seed-sweep.js';
+import { type SeedSweepResult, sweepSeeds } from './seed-sweep.js';
 import {
   DEFAULT_SIMULATION,
   type Knobs,
@@ -49,14 +49,6 @@ export function simulationOptions(seed: number, o: SweepOptions): SimulationOpti
 
 export function sweep(o: SweepOptions): Promise<SweepResult> {
   return sweepSeeds(o, seedRunner(o));
-}
-
-/** Removes fault events while the same seed still fails the same checker. */
-export function shrinkFailure(
-  result: SimulationResult,
-  o: SweepOptions,
-): Promise<{ schedule: FaultSchedule; attempts: number }> {
-  return shrinkRun(result, seedRunner(o), o.shrinkAttempts);
 }
 
 /** How the sweep, the shrinker and the CLI run one seed of `o`. */
