@@ -4,15 +4,18 @@ import { EpochMonotonic } from './checkers/epoch-monotonic.js';
 import { SingleOwnership } from './checkers/single-ownership.js';
 import { type ClusterNodeContext, ClusterSimNode } from './cluster-sim-node.js';
 import { ClusterWorkload } from './cluster-workload.js';
-import {
-  type FaultEvent,
-  type FaultSchedule,
-  generateFaultSchedule,
-  LEADER,
-} from './fault-schedule.js';
-import { DEFAULT_NETWORK_FAULTS, type NetworkFaults, SimNetwork } from './network.js';
+import { type FaultEvent, type FaultSchedule, LEADER } from './fault-schedule.js';
+import { SimNetwork } from './network.js';
 import type { PlantedViewBug } from './planted-view.js';
 import { SimRandom } from './random.js';
+import {
+  applyNetworkFault,
+  nodeDrift,
+  type RunFigures,
+  recoverNetwork,
+  runFigures,
+  scheduleFaults,
+} from './run-frame.js';
 import { Scheduler } from './scheduler.js';
 import { describePeerPacket, type PeerPacket, SimPeerHub } from './sim-peer-network.js';
 import type { Knobs, SimulationFailure } from './simulation.js';
@@ -69,13 +72,7 @@ export const DEFAULT_CLUSTER_SIMULATION: Omit<ClusterSimulationOptions, 'seed'> 
   keepTrace: false,
 };
 
-export interface ClusterSimulationResult {
-  readonly seed: number;
-  readonly hash: string;
-  readonly traceEvents: number;
-  readonly eventsRun: number;
-  readonly virtualMs: number;
-  readonly wallMs: number;
+export interface ClusterSimulationResult extends RunFigures {
   readonly schedule: FaultSchedule;
   readonly knobs: Knobs;
   readonly failure: SimulationFailure | null;
@@ -83,13 +80,6 @@ export interface ClusterSimulationResult {
   readonly trace: string | undefined;
 }
 
-const LOSSY: NetworkFaults = {
-  ...DEFAULT_NETWORK_FAULTS,
-  dropRate: 0.25,
-  duplicateRate: 0.05,
-  longDelayRate: 0.1,
-  longDelayMs: 600,
-};
 /**
  * Where each planted bug lives: the coordinator's and the operation driver's own planted-bug
  * options, the simulated metadata view (planted-view.ts), and the client side of a query
@@ -164,35 +154,23 @@ export async function runClusterSimulation(
   const clocks = SimRandom.stream(seed, 'clocks');
   const nodes = new Map<string, ClusterSimNode>();
   for (const id of ids) {
-    const drift = {
-      rate: (clocks.next() - 0.5) * 2 * knobs.maxDriftRate,
-      offsetMs: clocks.int(-5000, 5000),
-    };
-    nodes.set(id, new ClusterSimNode(id, ctx, drift));
+    nodes.set(id, new ClusterSimNode(id, ctx, nodeDrift(clocks, knobs.maxDriftRate)));
   }
   for (const id of founding) await nodes.get(id)!.bootstrap(founding, options.rf);
   for (const id of founding) nodes.get(id)!.start();
 
-  const schedule =
-    options.schedule ??
-    generateFaultSchedule(seed, {
-      nodes: founding,
-      startMs: 500,
-      endMs: options.faultMs,
-      meanGapMs: knobs.meanFaultGapMs,
-    });
   const admin = new ClusterAdmin(nodes, founding, spare, options.rf, scheduler, trace);
-  for (const event of schedule) {
-    if (event.at >= options.faultMs) continue;
-    scheduler.scheduleAt(event.at, () =>
-      applyFault(event, nodes, network, hub, admin, scheduler, trace),
-    );
-  }
+  const schedule = scheduleFaults(
+    seed,
+    options,
+    founding,
+    knobs.meanFaultGapMs,
+    scheduler,
+    (event) => applyFault(event, nodes, network, hub, admin, scheduler, trace),
+  );
   scheduler.scheduleAt(300, () => admin.join());
   scheduler.scheduleAt(options.faultMs, () => {
-    trace.record(scheduler.now, 'recover', '');
-    network.heal();
-    network.faults = DEFAULT_NETWORK_FAULTS;
+    recoverNetwork(network, scheduler, trace);
     hub.onSend = null;
     for (const node of nodes.values())
       if (node.state === 'down' && !admin.gone(node.id)) node.start();
@@ -242,12 +220,7 @@ export async function runClusterSimulation(
     result === null ? 'ok' : (result as SimulationFailure).checker,
   );
   return {
-    seed,
-    hash: trace.digest(),
-    traceEvents: trace.count,
-    eventsRun: scheduler.eventsRun,
-    virtualMs: scheduler.now,
-    wallMs: performance.now() - started,
+    ...runFigures(seed, scheduler, trace, started),
     schedule,
     knobs,
     failure: result,
@@ -271,13 +244,8 @@ function applyFault(
       if (node.state === 'down' && !admin.gone(node.id)) node.start();
     });
   };
+  if (applyNetworkFault(event, network, scheduler, trace)) return;
   switch (event.kind) {
-    case 'partition':
-      network.partition(event.partition);
-      return;
-    case 'heal':
-      network.heal();
-      return;
     case 'crash':
       nodes.get(event.node)!.crash(event.tear);
       return;
@@ -337,10 +305,6 @@ function applyFault(
       }
       return;
     }
-    case 'network':
-      network.faults = event.quality === 'lossy' ? LOSSY : DEFAULT_NETWORK_FAULTS;
-      trace.record(scheduler.now, 'network', event.quality);
-      return;
   }
 }
 

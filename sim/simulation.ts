@@ -11,12 +11,19 @@ import {
   type CrashTrigger,
   type FaultEvent,
   type FaultSchedule,
-  generateFaultSchedule,
   LEADER,
 } from './fault-schedule.js';
 import { KvStateMachine } from './kv-state-machine.js';
-import { DEFAULT_NETWORK_FAULTS, type NetworkFaults, SimNetwork } from './network.js';
+import { SimNetwork } from './network.js';
 import { SimRandom } from './random.js';
+import {
+  applyNetworkFault,
+  nodeDrift,
+  type RunFigures,
+  recoverNetwork,
+  runFigures,
+  scheduleFaults,
+} from './run-frame.js';
 import { Scheduler } from './scheduler.js';
 import { SimNode, type SimNodeContext } from './sim-node.js';
 import { Trace } from './trace.js';
@@ -99,14 +106,7 @@ export interface SimulationFailure {
   readonly explanation: string;
 }
 
-export interface SimulationResult {
-  readonly seed: number;
-  /** SHA-256 of the event trace: equal for equal seeds, always. */
-  readonly hash: string;
-  readonly traceEvents: number;
-  readonly eventsRun: number;
-  readonly virtualMs: number;
-  readonly wallMs: number;
+export interface SimulationResult extends RunFigures {
   readonly schedule: FaultSchedule;
   readonly knobs: Knobs;
   readonly failure: SimulationFailure | null;
@@ -115,13 +115,6 @@ export interface SimulationResult {
   readonly trace: string | undefined;
 }
 
-const LOSSY: NetworkFaults = {
-  ...DEFAULT_NETWORK_FAULTS,
-  dropRate: 0.25,
-  duplicateRate: 0.05,
-  longDelayRate: 0.1,
-  longDelayMs: 600,
-};
 /** Retry pause and bound for the membership admin's requests. */
 const ADMIN_RETRY_MS = 100;
 const ADMIN_MAX_ATTEMPTS = 60;
@@ -167,36 +160,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const founding = bootstrapSnapshot(ids, new KvStateMachine().snapshot());
   const nodes = new Map<string, SimNode>();
   for (const id of ids) {
-    // Per-node drift in rate, and up to 5 s of wall-clock offset.
-    const drift = {
-      rate: (clocks.next() - 0.5) * 2 * knobs.maxDriftRate,
-      offsetMs: clocks.int(-5000, 5000),
-    };
-    const node = new SimNode(id, ctx, drift);
+    const node = new SimNode(id, ctx, nodeDrift(clocks, knobs.maxDriftRate));
     await node.bootstrap(founding);
     nodes.set(id, node);
   }
   for (const node of nodes.values()) node.start();
 
-  const schedule =
-    options.schedule ??
-    generateFaultSchedule(seed, {
-      nodes: ids,
-      startMs: 500,
-      endMs: options.faultMs,
-      meanGapMs: knobs.meanFaultGapMs,
-    });
   const admin = new MembershipAdmin(nodes, scheduler, trace);
-  for (const event of schedule) {
-    if (event.at >= options.faultMs) continue;
-    scheduler.scheduleAt(event.at, () =>
-      applyFault(event, nodes, network, admin, scheduler, trace),
-    );
-  }
+  const schedule = scheduleFaults(seed, options, ids, knobs.meanFaultGapMs, scheduler, (event) =>
+    applyFault(event, nodes, network, admin, scheduler, trace),
+  );
   scheduler.scheduleAt(options.faultMs, () => {
-    trace.record(scheduler.now, 'recover', '');
-    network.heal();
-    network.faults = DEFAULT_NETWORK_FAULTS;
+    recoverNetwork(network, scheduler, trace);
     for (const node of nodes.values()) if (node.state === 'down') node.start();
   });
 
@@ -261,12 +236,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   }
   trace.record(scheduler.now, 'end', failure === null ? 'ok' : failure.checker);
   return {
-    seed,
-    hash: trace.digest(),
-    traceEvents: trace.count,
-    eventsRun: scheduler.eventsRun,
-    virtualMs: scheduler.now,
-    wallMs: performance.now() - started,
+    ...runFigures(seed, scheduler, trace, started),
     schedule,
     knobs,
     failure,
@@ -284,13 +254,8 @@ function applyFault(
   scheduler: Scheduler,
   trace: Trace,
 ): void {
+  if (applyNetworkFault(event, network, scheduler, trace)) return;
   switch (event.kind) {
-    case 'partition':
-      network.partition(event.partition);
-      return;
-    case 'heal':
-      network.heal();
-      return;
     case 'crash':
       nodes.get(event.node)!.crash(event.tear);
       return;
@@ -348,10 +313,6 @@ function applyFault(
       leader?.transferLeader(event.node);
       return;
     }
-    case 'network':
-      network.faults = event.quality === 'lossy' ? LOSSY : DEFAULT_NETWORK_FAULTS;
-      trace.record(scheduler.now, 'network', event.quality);
-      return;
   }
 }
 
