@@ -9,47 +9,20 @@ import {
   type StreamRange,
 } from '../../src/cluster/operations.js';
 import type { ClusterEnv, PeerNetwork } from '../../src/env/cluster-env.js';
-import type { TimerHandle } from '../../src/env/env.js';
 import { CountError } from '../../src/model/errors.js';
 import { PeerError } from '../../src/net/peer-transport.js';
 import { MemoryVfs } from '../../src/storage/memory-vfs.js';
+import { VirtualClock as SharedVirtualClock } from '../helpers/virtual-clock.js';
 
 /**
  * Several metadata nodes in one process on virtual time: a timer queue the test advances, an
  * in-memory PeerNetwork with a 1 ms hop (messages to a node that is down or cut off vanish,
- * requests to it time out), and a MemoryVfs disk per node.
+ * requests to it time out), and a MemoryVfs disk per node. After each timer the clock settles
+ * microtasks and one macrotask turn.
  */
-export class VirtualClock {
-  now = 0;
-  private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-
-  setTimer(delayMs: number, fn: () => void): TimerHandle {
-    const id = this.seq++;
-    this.timers.set(id, { at: this.now + Math.max(1, delayMs), fn });
-    return { cancel: () => this.timers.delete(id) };
-  }
-
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      let nextId = -1;
-      let nextAt = Infinity;
-      for (const [id, t] of this.timers) {
-        if (t.at < nextAt || (t.at === nextAt && id < nextId)) {
-          nextAt = t.at;
-          nextId = id;
-        }
-      }
-      if (nextId < 0 || nextAt > end) break;
-      const t = this.timers.get(nextId)!;
-      this.timers.delete(nextId);
-      this.now = t.at;
-      t.fn();
-      await settle();
-    }
-    this.now = end;
-    await settle();
+export class VirtualClock extends SharedVirtualClock {
+  constructor() {
+    super(settle);
   }
 }
 

@@ -12,43 +12,16 @@ import {
   type StateMachine,
 } from '../../raft/types.js';
 import { MemoryVfs } from '../../src/storage/memory-vfs.js';
+import { VirtualClock as SharedVirtualClock } from '../helpers/virtual-clock.js';
 
 /**
  * Runtimes on virtual time: a timer queue advanced by the test, a lossless network with a 1 ms
  * hop that can be cut, and one MemoryVfs disk per node under a FileLogStore.
+ * After each timer the clock settles microtasks only.
  */
-export class VirtualClock implements RaftTimers {
-  now = 0;
-  private seq = 0;
-  private readonly timers = new Map<number, { at: number; fn: () => void }>();
-
-  setTimer(delayMs: number, fn: () => void): { cancel(): void } {
-    const id = this.seq++;
-    this.timers.set(id, { at: this.now + Math.max(1, delayMs), fn });
-    return { cancel: () => this.timers.delete(id) };
-  }
-
-  /** Runs every timer due within `ms`, in time order, letting promises settle in between. */
-  async advance(ms: number): Promise<void> {
-    const end = this.now + ms;
-    for (;;) {
-      let nextId = -1;
-      let nextAt = Infinity;
-      for (const [id, t] of this.timers) {
-        if (t.at < nextAt || (t.at === nextAt && id < nextId)) {
-          nextAt = t.at;
-          nextId = id;
-        }
-      }
-      if (nextId < 0 || nextAt > end) break;
-      const t = this.timers.get(nextId)!;
-      this.timers.delete(nextId);
-      this.now = t.at;
-      t.fn();
-      await settle();
-    }
-    this.now = end;
-    await settle();
+export class VirtualClock extends SharedVirtualClock implements RaftTimers {
+  constructor() {
+    super(settle);
   }
 }
 
