@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRealEnv } from '../../src/env/real-env.js';
 import { openEngine } from '../../src/storage/engine.js';
+import { runUntilKilled } from '../helpers/kill-child.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const built = existsSync(join(root, 'dist/src/storage/engine.js'));
@@ -20,47 +20,16 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-/** Runs the writer child until SIGKILL after `killAfterMs`; returns the acknowledged batches. */
-async function runAndKill(
+/** Runs the writer child, SIGKILLed `killAfterMs` after it is ready; returns the acked batches. */
+function runAndKill(
   dir: string,
   t0: number,
   prefix: string,
   killAfterMs: number,
 ): Promise<Set<number>> {
-  const child = spawn(process.execPath, [fixture, dir, String(t0), prefix], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return runUntilKilled(fixture, [dir, String(t0), prefix], (line, _acked, kill) => {
+    if (line === 'ready') setTimeout(kill, killAfterMs);
   });
-  const acked = new Set<number>();
-  let buffered = '';
-  let stderr = '';
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on('exit', (code, signal) =>
-        reject(new Error(`child exited early (${code ?? signal}): ${stderr}`)),
-      );
-      child.stdout.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          if (line === 'ready') setTimeout(() => resolve(), killAfterMs);
-          else if (line.startsWith('ack ')) acked.add(Number(line.slice(4)));
-        }
-      });
-    });
-    child.kill('SIGKILL');
-    await exited;
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  }
-  // Lines the child wrote before dying are acknowledgements too.
-  for (const line of buffered.split('\n'))
-    if (line.startsWith('ack ')) acked.add(Number(line.slice(4)));
-  return acked;
 }
 
 describe.skipIf(!built)('crash recovery on real files (killed child process)', () => {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createRealEnv } from '../../src/env/real-env.js';
 import type { FsyncMode } from '../../src/storage/engine.js';
 import { Wal } from '../../src/storage/wal.js';
+import { runUntilKilled } from '../helpers/kill-child.js';
 import { idOf, payloadFor } from './wal-helpers.js';
 
 /**
@@ -29,42 +29,15 @@ afterAll(async () => {
 });
 
 /** Runs the writer until it has acknowledged `killAfterAcks` records, then SIGKILLs it. */
-async function runAndKill(
+function runAndKill(
   dir: string,
   mode: FsyncMode,
   writers: number,
   killAfterAcks: number,
 ): Promise<Set<number>> {
-  const child = spawn(process.execPath, [fixture, dir, mode, String(writers)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return runUntilKilled(fixture, [dir, mode, String(writers)], (_line, acked, kill) => {
+    if (acked.size >= killAfterAcks) kill();
   });
-  const acked = new Set<number>();
-  let buffered = '';
-  let stderr = '';
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      child.on('exit', (code, signal) =>
-        reject(new Error(`writer exited early (${code ?? signal}): ${stderr}`)),
-      );
-      child.stdout.on('data', (d: Buffer) => {
-        buffered += d.toString();
-        const lines = buffered.split('\n');
-        buffered = lines.pop() ?? '';
-        for (const line of lines) {
-          if (line.startsWith('ack ')) acked.add(Number(line.slice(4)));
-        }
-        if (acked.size >= killAfterAcks) resolve();
-      });
-    });
-  } finally {
-    child.kill('SIGKILL');
-    await exited;
-  }
-  return acked;
 }
 
 async function replayAll(dir: string): Promise<number[]> {
