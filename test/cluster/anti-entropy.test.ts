@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type AntiEntropyBug,
   differingEntries,
@@ -7,27 +7,10 @@ import {
 import { writeRepair } from '../../src/cluster/repair-write.js';
 import { Ring } from '../../src/cluster/ring.js';
 import { mergeSamples } from '../../src/query/merge.js';
-import {
-  batchOf,
-  type TestCluster as Cluster,
-  NOW,
-  TestCluster,
-} from '../distributed/test-cluster.js';
+import { clusterPerTest, lcg } from '../distributed/cluster-per-test.js';
+import { batchOf, type TestCluster as Cluster, NOW } from '../distributed/test-cluster.js';
 
-let cluster: Cluster | undefined;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-/** Deterministic pseudo-random numbers for the planted divergence. */
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
+const clusters = clusterPerTest();
 
 /**
  * Two replicas (RF=2 on 2 nodes) that diverged: each missed some writes, and some timestamps
@@ -93,8 +76,7 @@ async function divergence(c: Cluster, want: Map<string, [number, number][]>): Pr
 }
 
 async function twoReplicas(bugs: AntiEntropyBug[] = []): Promise<Cluster> {
-  cluster = await TestCluster.start(2, 2, { antiEntropy: { intervalMs: 0, bugs } });
-  return cluster;
+  return clusters.start(2, 2, { antiEntropy: { intervalMs: 0, bugs } });
 }
 
 describe('anti-entropy', () => {

@@ -1,9 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeRepair } from '../../src/cluster/repair-write.js';
 import type { DataPlaneBug } from '../../src/distributed/coordinator.js';
 import { CountError } from '../../src/model/errors.js';
 import type { RangeRead } from '../../src/server/data-service.js';
-import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
+import { clusterPerTest, lcg } from './cluster-per-test.js';
+import { batchOf, localPoints, NOW, type TestCluster } from './test-cluster.js';
 
 /**
  * The data plane's end-to-end checks, each shown to catch a planted bug:
@@ -11,19 +12,7 @@ import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
  *   whichever nodes are down in between;
  * - read repair: after a quorum read, a quorum of the series' replicas holds what it returned.
  */
-let cluster: TestCluster | undefined;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
+const clusters = clusterPerTest();
 
 const IDS = ['n1', 'n2', 'n3'];
 const SERIES = Array.from({ length: 4 }, (_, i) => `req{svc="s${i}"}`);
@@ -37,8 +26,7 @@ function setDown(c: TestCluster, down: Set<string>): void {
 
 /** Runs a random schedule of outages, quorum writes and quorum reads; returns lost writes. */
 async function lostWrites(seed: number, bugs: DataPlaneBug[]): Promise<string[]> {
-  cluster = await TestCluster.start(3, 3, { bugs });
-  const c = cluster;
+  const c = await clusters.start(3, 3, { bugs });
   const rnd = lcg(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const outage = () => new Set(IDS.filter(() => rnd() < 0.45).slice(0, 2));
@@ -78,8 +66,7 @@ async function lostWrites(seed: number, bugs: DataPlaneBug[]): Promise<string[]>
     }
   }
   await c.settle();
-  await c.close();
-  cluster = undefined;
+  await clusters.close();
   return lost;
 }
 
@@ -97,8 +84,7 @@ describe('lost-write check', () => {
 
 /** Plants divergence, reads every series at quorum, returns series a quorum does not hold. */
 async function unrepaired(bugs: DataPlaneBug[]): Promise<string[]> {
-  cluster = await TestCluster.start(3, 3, { bugs });
-  const c = cluster;
+  const c = await clusters.start(3, 3, { bugs });
   const bad: string[] = [];
   for (const [i, series] of SERIES.entries()) {
     // Each replica holds a different part of the series.

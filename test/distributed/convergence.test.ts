@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AntiEntropyBug } from '../../src/cluster/anti-entropy.js';
 import type { Consistency } from '../../src/server/data-service.js';
-import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
+import { clusterPerTest, lcg } from './cluster-per-test.js';
+import { batchOf, localPoints, NOW } from './test-cluster.js';
 
 /**
  * End to end: random outages (and, in one variant, 20% message loss and partitions) and writes at random levels through random coordinators, then
@@ -9,32 +10,19 @@ import { batchOf, localPoints, NOW, TestCluster } from './test-cluster.js';
  * every replica of every series holds the same points, and every acknowledged write is there.
  * Shown to catch one-way anti-entropy (planted bug).
  */
-let cluster: TestCluster | undefined;
-afterEach(async () => {
-  await cluster?.close();
-  cluster = undefined;
-});
-
-function lcg(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x = (Math.imul(x, 1664525) + 1013904223) >>> 0;
-    return x / 2 ** 32;
-  };
-}
+const clusters = clusterPerTest();
 
 const IDS = ['n1', 'n2', 'n3', 'n4'];
 const SERIES = Array.from({ length: 6 }, (_, i) => `conv{k="${i}"}`);
 const LEVELS: Consistency[] = ['one', 'quorum', 'all'];
 
 async function run(seed: number, bugs: AntiEntropyBug[], lossy = false): Promise<string[]> {
-  cluster = await TestCluster.start(4, 3, {
+  const c = await clusters.start(4, 3, {
     antiEntropy: { intervalMs: 0, bugs },
     // Tiny hint bounds: most missed writes are not hinted, so anti-entropy has work to do.
     hints: { maxHintsPerTarget: 2 },
     requestTimeoutMs: lossy ? 40 : 300,
   });
-  const c = cluster;
   const rnd = lcg(seed);
   if (lossy) c.net.setLoss(0.2, lcg(seed * 7919));
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)];
@@ -86,16 +74,14 @@ describe('convergence after outages, hints, read repair and anti-entropy', () =>
   it('every replica holds the same points, including every acknowledged write', async () => {
     for (const seed of [11, 12, 13]) {
       expect(await run(seed, [])).toEqual([]);
-      await cluster?.close();
-      cluster = undefined;
+      await clusters.close();
     }
   });
 
   it('the same over a lossy network with partitions', async () => {
     for (const seed of [21, 22]) {
       expect(await run(seed, [], true)).toEqual([]);
-      await cluster?.close();
-      cluster = undefined;
+      await clusters.close();
     }
   });
 
@@ -103,8 +89,7 @@ describe('convergence after outages, hints, read repair and anti-entropy', () =>
     const problems: string[] = [];
     for (const seed of [11, 12, 13]) {
       problems.push(...(await run(seed, ['one-way'])));
-      await cluster?.close();
-      cluster = undefined;
+      await clusters.close();
     }
     expect(problems.length).toBeGreaterThan(0);
   });
