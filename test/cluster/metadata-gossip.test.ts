@@ -1,34 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { applyCommand, initialClusterState } from '../../src/cluster/cluster-commands.js';
-import type { ClusterState } from '../../src/cluster/cluster-state.js';
-import type { MetadataView } from '../../src/cluster/metadata.js';
 import { linkMetadataToGossip } from '../../src/cluster/metadata-gossip.js';
-import { Ring } from '../../src/cluster/ring.js';
+import { addr, FakeMetadataView } from './fake-metadata-view.js';
 
-const addr = (id: string) => ({ id, httpAddress: `h-${id}`, peerAddress: `p-${id}` });
-
-class FakeMetadata implements MetadataView {
-  listeners: ((s: ClusterState) => void)[] = [];
+/** Records catch-ups and holds each until the test releases it. */
+class FakeMetadata extends FakeMetadataView {
   catchUps: [number, string | undefined][] = [];
   release: (() => void)[] = [];
-  constructor(public s: ClusterState) {}
-  state() {
-    return this.s;
-  }
-  ring() {
-    return Ring.from(this.s);
-  }
-  epoch() {
-    return this.s.epoch;
-  }
-  onChange(l: (s: ClusterState) => void) {
-    this.listeners.push(l);
-  }
-  set(s: ClusterState) {
-    this.s = s;
-    for (const l of this.listeners) l(s);
-  }
-  catchUp(epoch: number, hint?: string) {
+  override catchUp(epoch: number, hint?: string) {
     this.catchUps.push([epoch, hint]);
     return new Promise<void>((r) => this.release.push(r));
   }

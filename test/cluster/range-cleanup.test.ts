@@ -1,38 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { applyCommand, initialClusterState } from '../../src/cluster/cluster-commands.js';
 import type { ClusterState } from '../../src/cluster/cluster-state.js';
-import type { MetadataView } from '../../src/cluster/metadata.js';
 import { RangeCleanup, rangesLost } from '../../src/cluster/range-cleanup.js';
 import { Ring, tokenOf } from '../../src/cluster/ring.js';
 import type { ClusterEnv } from '../../src/env/cluster-env.js';
 import { MemoryVfs } from '../../src/storage/memory-vfs.js';
+import { addr, FakeMetadataView } from './fake-metadata-view.js';
 import { VirtualClock } from './meta-harness.js';
-
-const addr = (id: string) => ({ id, httpAddress: `h-${id}`, peerAddress: `p-${id}` });
-
-class View implements MetadataView {
-  private listeners: ((s: ClusterState) => void)[] = [];
-  constructor(private s: ClusterState) {}
-  state() {
-    return this.s;
-  }
-  ring() {
-    return Ring.from(this.s);
-  }
-  epoch() {
-    return this.s.epoch;
-  }
-  onChange(l: (s: ClusterState) => void) {
-    this.listeners.push(l);
-  }
-  catchUp() {
-    return Promise.resolve();
-  }
-  set(s: ClusterState) {
-    this.s = s;
-    for (const l of this.listeners) l(s);
-  }
-}
 
 function ok(s: ClusterState, cmd: Parameters<typeof applyCommand>[1]): ClusterState {
   const r = applyCommand(s, cmd);
@@ -44,7 +18,7 @@ describe('RangeCleanup', () => {
   it('after a join finishes, an old owner drops exactly the series it no longer replicates', async () => {
     const clock = new VirtualClock();
     const s0 = initialClusterState({ nodes: ['a', 'b', 'c'].map(addr), rf: 2 });
-    const view = new View(s0);
+    const view = new FakeMetadataView(s0);
     const keys = new Set(Array.from({ length: 400 }, (_, i) => `cpu{host=h${i}}`));
     const mine = [...keys].filter((k) => Ring.from(s0).readReplicas(tokenOf(k)).includes('a'));
     const store = new Set(mine);
@@ -87,7 +61,7 @@ describe('RangeCleanup', () => {
   it('a range that came back before the delay is kept', async () => {
     const clock = new VirtualClock();
     const s0 = initialClusterState({ nodes: ['a', 'b', 'c'].map(addr), rf: 1 });
-    const view = new View(s0);
+    const view = new FakeMetadataView(s0);
     const store = new Set(
       Array.from({ length: 200 }, (_, i) => `m{i=${i}}`).filter((k) =>
         Ring.from(s0).readReplicas(tokenOf(k)).includes('a'),
@@ -133,7 +107,7 @@ describe('RangeCleanup', () => {
   it('a range this node writes to again while a drain runs is kept (the ring is read at each deletion)', async () => {
     const clock = new VirtualClock();
     const s0 = initialClusterState({ nodes: ['a', 'b', 'c'].map(addr), rf: 1 });
-    const view = new View(s0);
+    const view = new FakeMetadataView(s0);
     const original = Array.from({ length: 200 }, (_, i) => `m{i=${i}}`).filter((k) =>
       Ring.from(s0).readReplicas(tokenOf(k)).includes('a'),
     );
