@@ -7,10 +7,11 @@
 // to every node, waits for them to exit (SIGKILL after --stop-timeout) and exits.
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const ROOT = resolve(import.meta.dirname, '..');
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SERVER = join(ROOT, 'dist/src/cli/count-server.js');
 
 const USAGE = `usage: npm run cluster -- [--nodes N] [--http-port P] [--peer-port P] [--rf N]

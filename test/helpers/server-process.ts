@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /**
  * Starts the real count-server (the BUILT dist/src/cli/count-server.js; `npm test` builds it,
@@ -10,9 +11,11 @@ import { join, resolve } from 'node:path';
  * killed by `stopAllServers()` (call it in afterAll), even when a test failed.
  */
 // Compiled to dist/test/helpers too (bench/cluster.ts uses it from dist): the root is one more up.
+// (import.meta.dirname would need Node 20.11; package.json promises >= 20.)
+const HERE = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(
-  import.meta.dirname,
-  /[\\/]dist[\\/]test[\\/]helpers$/.test(import.meta.dirname) ? '../../..' : '../..',
+  HERE,
+  /[\\/]dist[\\/]test[\\/]helpers$/.test(HERE) ? '../../..' : '../..',
 );
 export const SERVER_ENTRY = join(REPO_ROOT, 'dist/src/cli/count-server.js');
 
