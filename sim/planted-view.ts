@@ -9,8 +9,8 @@ import type { Env } from '../src/env/env.js';
  * - 'epoch-regress': after adopting a new state, the view sometimes falls back to the state
  *   it held before, until the next change (an older state adopted over a newer one);
  * - 'early-owner': while a join or decommission is streaming (step 'started'), the ring already
- *   treats the joining node as an owner and the leaving one as gone (ownership switched outside
- *   the finish step).
+ *   treats the joining node as an owner and the leaving one as gone (reads switched before the
+ *   data streamed, outside the mid step).
  */
 export type PlantedViewBug = 'epoch-regress' | 'early-owner';
 

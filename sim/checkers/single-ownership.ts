@@ -3,12 +3,13 @@ import type { Ring } from '../../src/cluster/ring.js';
 
 /**
  * Single ownership: the owners (read replicas) a node computes for a range are a function of
- * the committed epoch, and change only in the staged step that finishes an operation.
+ * the committed epoch, and change only in the staged step that moves reads (`mid`, or a cancel
+ * at `mid` stepping back to `started`), never together with the write replicas.
  * - Two nodes at the same epoch compute the same ring (else both may own a range).
  * - Outside a staged operation, and in its `prepared` step, no range has pending owners (write
- *   replicas = read replicas); in the `started` step every owner is still a write replica.
- * - Between two consecutive epochs the owners of a range change only if the first had an
- *   operation in flight and the second has none (the finish step).
+ *   replicas = read replicas); in the `started` and `mid` steps every owner is a write replica.
+ * - Between two consecutive epochs the owners of a range change only from `started` to `mid`
+ *   of an operation (or back), and then its write replicas stay the same.
  */
 interface EpochRecord {
   readonly node: string;
@@ -32,7 +33,7 @@ export class SingleOwnership {
       .join(' ');
     const step =
       state.operation === null ? 'none' : `${state.operation.kind}:${state.operation.step}`;
-    const started = state.operation?.step === 'started';
+    const started = state.operation?.step === 'started' || state.operation?.step === 'mid';
     for (const r of ranges) {
       if (!started && !sameSet(r.replicas, r.writeReplicas)) {
         return `${where}: range ${r.start}..${r.end} has write replicas [${r.writeReplicas}] other than its owners [${r.replicas}] at step ${step}`;
@@ -68,8 +69,18 @@ export class SingleOwnership {
   private transition(a: EpochRecord, b: EpochRecord, epoch: number): string | null {
     const diff = firstDifference(a.ring, b.ring, true);
     if (diff === null) return null;
-    if (a.step !== 'none' && b.step === 'none') return null;
-    return `owners changed from epoch ${epoch} (${a.step}) to ${epoch + 1} (${b.step}) outside a finish step: ${diff}`;
+    const kind = (step: string) => step.slice(0, step.lastIndexOf(':'));
+    const phase = (step: string) => step.slice(step.lastIndexOf(':') + 1);
+    const movesReads =
+      kind(a.step) === kind(b.step) &&
+      ((phase(a.step) === 'started' && phase(b.step) === 'mid') ||
+        (phase(a.step) === 'mid' && phase(b.step) === 'started'));
+    if (!movesReads) {
+      return `owners changed from epoch ${epoch} (${a.step}) to ${epoch + 1} (${b.step}) outside a mid step: ${diff}`;
+    }
+    const writes = firstWriteDifference(a.ring, b.ring);
+    if (writes === null) return null;
+    return `owners and write replicas both changed from epoch ${epoch} (${a.step}) to ${epoch + 1} (${b.step}): ${writes}`;
   }
 }
 
@@ -92,4 +103,17 @@ function firstDifference(a: Ring, b: Ring, ownersOnly = false): string | null {
     if (!sameSet(wa, wb)) return `token ${t}: write replicas [${wa}] vs [${wb}]`;
   }
   return ownersOnly ? null : 'range boundaries differ';
+}
+
+/** The first token whose write replicas (as a set) differ between the rings, or null. */
+function firstWriteDifference(a: Ring, b: Ring): string | null {
+  const ends = new Set<string>();
+  for (const r of a.ranges()) ends.add(r.end);
+  for (const r of b.ranges()) ends.add(r.end);
+  for (const t of [...ends].sort()) {
+    const wa = a.writeReplicas(t);
+    const wb = b.writeReplicas(t);
+    if (!sameSet(wa, wb)) return `token ${t}: write replicas [${wa}] vs [${wb}]`;
+  }
+  return null;
 }

@@ -33,6 +33,7 @@ export type ClusterCommand =
       readonly kind: 'decommission' | 'remove';
     }
   | { readonly type: 'start'; readonly opId: number }
+  | { readonly type: 'mid'; readonly opId: number }
   | { readonly type: 'finish'; readonly opId: number }
   | { readonly type: 'cancel'; readonly opId: number | null }
   | { readonly type: 'update-address'; readonly node: NodeAddress };
@@ -111,6 +112,8 @@ export function applyCommand(state: ClusterState, cmd: ClusterCommand): CommandR
       return prepareLeave(state, cmd.node, cmd.kind);
     case 'start':
       return start(state, cmd.opId);
+    case 'mid':
+      return mid(state, cmd.opId);
     case 'finish':
       return finish(state, cmd.opId);
     case 'cancel':
@@ -219,16 +222,32 @@ function checkOp(state: ClusterState, opId: number): CommandResult | PendingOper
 function start(state: ClusterState, opId: number): CommandResult {
   const op = checkOp(state, opId);
   if ('ok' in op) return op;
-  if (op.step === 'started') return unchanged(state);
+  if (op.step !== 'prepared') return unchanged(state);
   const epoch = state.epoch + 1;
   return commit({ ...state, epoch, operation: { ...op, step: 'started', stepEpoch: epoch } });
+}
+
+/** Reads move to the new owners; writes still reach old and new (the data has streamed). */
+function mid(state: ClusterState, opId: number): CommandResult {
+  const op = checkOp(state, opId);
+  if ('ok' in op) return op;
+  if (op.step === 'mid') return unchanged(state);
+  if (op.step !== 'started') {
+    return refuse(state, 'conflict', `${describeOp(op)} must be started before reads move`);
+  }
+  const epoch = state.epoch + 1;
+  return commit({ ...state, epoch, operation: { ...op, step: 'mid', stepEpoch: epoch } });
 }
 
 function finish(state: ClusterState, opId: number): CommandResult {
   const op = checkOp(state, opId);
   if ('ok' in op) return op;
-  if (op.step !== 'started') {
-    return refuse(state, 'conflict', `${describeOp(op)} must be started before it finishes`);
+  if (op.step !== 'mid') {
+    return refuse(
+      state,
+      'conflict',
+      `${describeOp(op)} must have moved reads (step mid) before it finishes`,
+    );
   }
   const epoch = state.epoch + 1;
   const node = state.nodes[op.node];
@@ -253,6 +272,13 @@ function cancel(state: ClusterState, opId: number | null): CommandResult {
     return refuse(state, 'conflict', `${describeOp(op)} is in flight, not ${opId}`);
   }
   const epoch = state.epoch + 1;
+  if (op.step === 'mid') {
+    // Reads are on the new owners: going straight back to the old ring would let a coordinator
+    // still on 'mid' read new owners that miss writes acknowledged by the old ones. Step back
+    // first (reads on the old owners, writes to both); a second cancel, once the affected
+    // replicas saw this epoch, ends the operation.
+    return commit({ ...state, epoch, operation: { ...op, step: 'started', stepEpoch: epoch } });
+  }
   const node = state.nodes[op.node];
   // A cancelled join leaves the node 'left' (so gossip and Raft drop it); a cancelled leave
   // returns the node to 'normal'. Pending owners may keep copies they received: harmless.

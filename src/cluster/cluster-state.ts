@@ -31,9 +31,12 @@ export type OperationKind = 'join' | 'decommission' | 'remove';
 /**
  * The committed steps of a staged operation (after Cassandra's transactional cluster metadata):
  * `prepared` locks the affected ranges; `started` makes the pending owners write replicas while
- * data streams; the `finish` step switches ownership and clears the operation.
+ * data streams (reads stay on the old owners); `mid` moves reads to the new owners while writes
+ * still go to old and new; the `finish` step drops the old owners and clears the operation.
+ * Reads and writes never switch in the same step, so a coordinator one epoch behind still
+ * reads a replica set that every acknowledged write reached a quorum of.
  */
-export type OperationStep = 'prepared' | 'started';
+export type OperationStep = 'prepared' | 'started' | 'mid';
 
 export interface PendingOperation {
   /** The epoch the operation was prepared at: its id. */
@@ -134,6 +137,10 @@ export function checkClusterState(s: ClusterState): void {
   }
   const op = s.operation;
   if (op !== null) {
+    assert(
+      op.step === 'prepared' || op.step === 'started' || op.step === 'mid',
+      `cluster state: operation step ${String(op.step)}`,
+    );
     const n = s.nodes[op.node];
     assert(n !== undefined, `cluster state: operation on unknown node ${op.node}`);
     assert(

@@ -3,7 +3,7 @@ import { CountError } from '../model/errors.js';
 import type { NodeAddress } from './cluster-commands.js';
 import { type ClusterState, encodeClusterState } from './cluster-state.js';
 import type { ClusterMetadata } from './metadata.js';
-import type { OperationDriver, OperationProgress } from './operations.js';
+import { affectedGroups, type OperationDriver, type OperationProgress } from './operations.js';
 
 /**
  * The 'meta.*' requests that change the cluster or report on an operation: join, decommission,
@@ -123,6 +123,13 @@ export class MetaService {
           if (op === null) throw new CountError('conflict', 'no operation is in flight');
           this.driver.abort();
           state = await this.metadata.propose({ type: 'cancel', opId: op.id });
+          const back = state.operation;
+          if (back !== null && back.id === op.id) {
+            // Cancelled at `mid`: reads went back to the old owners first. End it once the
+            // affected replicas saw that step (if that times out, a second cancel ends it).
+            await this.driver.waitEpochSeen(back.stepEpoch, affectedGroups(state));
+            state = await this.metadata.propose({ type: 'cancel', opId: op.id });
+          }
           return { epoch: state.epoch, opId: op.id, leader: this.env.nodeId };
         }
         case 'transfer-leader':

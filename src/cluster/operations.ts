@@ -10,7 +10,8 @@ import { changedRanges, ownersAfter } from './ring.js';
  * quorum of the affected replicas has seen the prepared epoch, commits `start` (pending owners
  * become write replicas), waits again, has every pending owner stream its new ranges from a
  * current owner (helper C's streamRange, called on the pending owner through 'meta.stream'),
- * and commits `finish` (ownership switches). If the leader dies or a step fails, the operation
+ * commits `mid` (reads move to the new owners, writes still reach both), waits again, and
+ * commits `finish` (the old owners stop being replicas). If the leader dies or a step fails, the operation
  * stays in flight, locked, until `resume` (runs the remaining steps again: every step is
  * idempotent) or `cancel`.
  */
@@ -27,6 +28,7 @@ export type OperationPhase =
   | 'waiting-epoch'
   | 'starting'
   | 'streaming'
+  | 'moving-reads'
   | 'finishing'
   | 'done'
   | 'failed';
@@ -274,9 +276,22 @@ export class OperationDriver {
         op = this.current(opId, run);
         if (op === null) return;
       }
+      if (op.step === 'started') {
+        this.setProgress(op, { phase: 'waiting-epoch' });
+        await this.waitEpochSeen(op.stepEpoch, affectedGroups(this.metadata.state()));
+        if (!this.opts.bugs.has('finish-without-stream')) await this.streamAll(op, run);
+        op = this.current(opId, run);
+        if (op === null) return;
+        this.setProgress(op, { phase: 'moving-reads' });
+        await this.metadata.propose({ type: 'mid', opId });
+        op = this.current(opId, run);
+        if (op === null) return;
+      }
+      // Reads are on the new owners, writes still on both. The old owners stop receiving
+      // writes only once a majority of every affected group refuses coordinators that would
+      // still read the old owners.
       this.setProgress(op, { phase: 'waiting-epoch' });
       await this.waitEpochSeen(op.stepEpoch, affectedGroups(this.metadata.state()));
-      if (!this.opts.bugs.has('finish-without-stream')) await this.streamAll(op, run);
       op = this.current(opId, run);
       if (op === null) return;
       this.setProgress(op, { phase: 'finishing' });

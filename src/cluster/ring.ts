@@ -6,13 +6,14 @@ import { isOwner } from './cluster-state.js';
 /**
  * The token ring: a series' token is the first 8 bytes of SHA-256 of its canonical key; each
  * owner holds virtual-node tokens; the replicas of a token are the first rf distinct nodes
- * clockwise from it. During a started join or leave, writes also go to the pending owners.
+ * clockwise from it. During a started join or leave, writes also go to the pending owners; once
+ * the operation is at its `mid` step, reads go to the new owners and writes still go to both.
  */
 
 export interface TokenRange extends RangeBounds {
-  /** The owners (read replicas), primary first. */
+  /** The read replicas, primary first (the new owners from the `mid` step on). */
   readonly replicas: readonly string[];
-  /** Owners plus pending owners during a started operation (the write replicas). */
+  /** Old plus new owners during a started operation (the write replicas). */
   readonly writeReplicas: readonly string[];
 }
 
@@ -86,6 +87,10 @@ export class Ring {
   private readonly owners: OwnerRing;
   /** The ring after the operation, when it is started (pending owners receive writes). */
   private readonly pending: OwnerRing | null;
+  /** Where reads go: the current owners, or the ring after the operation from `mid` on. */
+  private readonly reads: OwnerRing;
+  /** Where writes go besides `reads`: the other ring while an operation is started or mid. */
+  private readonly otherWrites: OwnerRing | null;
   private rangeList: TokenRange[] | null = null;
 
   private constructor(state: ClusterState) {
@@ -95,23 +100,29 @@ export class Ring {
     this.owners = new OwnerRing(nodes, state.rf);
     const op = state.operation;
     this.pending =
-      op !== null && op.step === 'started' ? new OwnerRing(ownersAfter(state), state.rf) : null;
+      op !== null && op.step !== 'prepared' ? new OwnerRing(ownersAfter(state), state.rf) : null;
+    const readNew = op !== null && op.step === 'mid' && this.pending !== null;
+    this.reads = readNew ? this.pending! : this.owners;
+    this.otherWrites = readNew ? this.owners : this.pending;
   }
 
   static from(state: ClusterState): Ring {
     return new Ring(state);
   }
 
-  /** The owners of `token`: the first rf distinct 'normal'/'leaving' nodes clockwise. */
+  /**
+   * The read replicas of `token`: the first rf distinct 'normal'/'leaving' nodes clockwise, or,
+   * from the `mid` step of an operation on, those of the ring after it.
+   */
   readReplicas(token: Token): string[] {
-    return [...this.owners.replicasOf(token)];
+    return [...this.reads.replicasOf(token)];
   }
 
-  /** The owners plus the pending owners of a started join or leave. */
+  /** The read replicas, then the other ring's (old or new owners) during an operation. */
   writeReplicas(token: Token): string[] {
-    const reps = [...this.owners.replicasOf(token)];
-    if (this.pending !== null) {
-      for (const id of this.pending.replicasOf(token)) if (!reps.includes(id)) reps.push(id);
+    const reps = [...this.reads.replicasOf(token)];
+    if (this.otherWrites !== null) {
+      for (const id of this.otherWrites.replicasOf(token)) if (!reps.includes(id)) reps.push(id);
     }
     return reps;
   }
@@ -157,7 +168,7 @@ export class Ring {
 
   /** True when the ring has no owners (no data can be placed). */
   isEmpty(): boolean {
-    return this.owners.tokens.length === 0;
+    return this.reads.tokens.length === 0;
   }
 }
 

@@ -49,8 +49,15 @@ describe('cluster commands', () => {
       if (w.includes('n4')) pending++;
     }
     expect(pending).toBeGreaterThan(0);
-    const s3 = ok(s2, { type: 'finish', opId: op.id });
-    expect(s3.epoch).toBe(4);
+    // Finishing straight from started would switch reads and writes in one step: refused.
+    expect(applyCommand(s2, { type: 'finish', opId: op.id })).toMatchObject({
+      ok: false,
+      code: 'conflict',
+    });
+    const s2m = ok(s2, { type: 'mid', opId: op.id });
+    expect(s2m.operation).toMatchObject({ step: 'mid', stepEpoch: 4 });
+    const s3 = ok(s2m, { type: 'finish', opId: op.id });
+    expect(s3.epoch).toBe(5);
     expect(s3.operation).toBeNull();
     expect(s3.nodes.n4.state).toBe('normal');
     expect(s3.lastOperation).toMatchObject({ kind: 'join', node: 'n4', outcome: 'finished' });
@@ -58,6 +65,25 @@ describe('cluster commands', () => {
     // After the join every token's owners are what the started step wrote to.
     for (const t of keys)
       for (const id of r3.readReplicas(t)) expect(r2.writeReplicas(t)).toContain(id);
+  });
+
+  it('cancel at mid first moves reads back to the old owners, a second cancel ends it', () => {
+    const s1 = ok(base(), { type: 'prepare-join', node: addr('n4') });
+    const opId = s1.operation!.id;
+    const s2 = ok(ok(s1, { type: 'start', opId }), { type: 'mid', opId });
+    const back = ok(s2, { type: 'cancel', opId });
+    expect(back.operation).toMatchObject({ step: 'started', stepEpoch: back.epoch });
+    const r0 = Ring.from(base());
+    const rb = Ring.from(back);
+    for (const t of keys) {
+      expect(rb.readReplicas(t)).toEqual(r0.readReplicas(t));
+      // Writes still reach both rings until the second cancel.
+      expect(new Set(rb.writeReplicas(t))).toEqual(new Set(Ring.from(s2).writeReplicas(t)));
+    }
+    const done = ok(back, { type: 'cancel', opId });
+    expect(done.operation).toBeNull();
+    expect(done.nodes.n4.state).toBe('left');
+    expect(done.lastOperation).toMatchObject({ outcome: 'cancelled' });
   });
 
   it('refuses a conflicting operation with a clear conflict, and retries are no-ops', () => {
@@ -79,7 +105,10 @@ describe('cluster commands', () => {
 
   it('decommission mirrors join; rf is capped at the members left, the last node cannot leave', () => {
     const s0 = ok(
-      ok(ok(base(), { type: 'prepare-join', node: addr('n4') }), { type: 'start', opId: 2 }),
+      ok(ok(ok(base(), { type: 'prepare-join', node: addr('n4') }), { type: 'start', opId: 2 }), {
+        type: 'mid',
+        opId: 2,
+      }),
       { type: 'finish', opId: 2 },
     );
     const s1 = ok(s0, { type: 'prepare-leave', node: 'n2', kind: 'decommission' });
@@ -92,7 +121,10 @@ describe('cluster commands', () => {
       expect(w.length).toBeGreaterThanOrEqual(2);
       expect(r2.readReplicas(t)).toEqual(r0.readReplicas(t));
     }
-    const s3 = ok(s2, { type: 'finish', opId: s1.operation!.id });
+    const s3 = ok(ok(s2, { type: 'mid', opId: s1.operation!.id }), {
+      type: 'finish',
+      opId: s1.operation!.id,
+    });
     expect(s3.nodes.n2).toMatchObject({ state: 'left', tokens: [] });
     const r3 = Ring.from(s3);
     for (const t of keys) expect(r3.readReplicas(t)).not.toContain('n2');
@@ -100,7 +132,10 @@ describe('cluster commands', () => {
     const leave = (s: ClusterState, node: string) => {
       const p = ok(s, { type: 'prepare-leave', node, kind: 'decommission' });
       const opId = p.operation!.id;
-      return ok(ok(p, { type: 'start', opId }), { type: 'finish', opId });
+      return ok(ok(ok(p, { type: 'start', opId }), { type: 'mid', opId }), {
+        type: 'finish',
+        opId,
+      });
     };
     const s5 = leave(leave(s3, 'n3'), 'n1');
     const r5 = Ring.from(s5);

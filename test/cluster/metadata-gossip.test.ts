@@ -31,12 +31,18 @@ describe('linkMetadataToGossip', () => {
     calls.length = 0;
     const r = applyCommand(s0, { type: 'prepare-leave', node: 'c', kind: 'remove' });
     expect(r.ok).toBe(true);
-    const s2 = applyCommand(applyCommand(r.state, { type: 'start', opId: 2 }).state, {
-      type: 'finish',
-      opId: 2,
-    });
+    const s2 = applyCommand(
+      applyCommand(applyCommand(r.state, { type: 'start', opId: 2 }).state, {
+        type: 'mid',
+        opId: 2,
+      }).state,
+      {
+        type: 'finish',
+        opId: 2,
+      },
+    );
     m.set(s2.state);
-    expect(calls).toEqual(['add b p-b h-b', 'remove c', 'epoch 4']);
+    expect(calls).toEqual(['add b p-b h-b', 'remove c', 'epoch 5']);
     seen('b', 9);
     seen('c', 9);
     seen('b', 12);

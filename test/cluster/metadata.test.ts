@@ -168,6 +168,42 @@ describe('staged operations', () => {
   });
 });
 
+describe('the mid step', () => {
+  it('a cancel at mid steps back to started first, and ends the operation once that epoch is seen', async () => {
+    let cut = false;
+    const c = track(
+      new MetaCluster({
+        stream: async () => {
+          // The leaving node drops off the network while its ranges stream: the driver commits
+          // mid, then cannot see n4 reach it, and stops at mid.
+          if (cut) c.net.isolate('n4');
+          return { series: 1, points: 1 };
+        },
+      }),
+    );
+    await threeNodes(c);
+    await c.join('n4', 'n1');
+    await c.waitFor(() => c.get('n1').metadata.state().operation === null);
+    const n1 = c.get('n1');
+    cut = true;
+    await c.until(n1.service.operate('decommission', 'n4'));
+    await c.waitFor(() => n1.driver.progress()?.phase === 'failed');
+    expect(n1.metadata.state().operation).toMatchObject({ kind: 'decommission', step: 'mid' });
+    expect(n1.driver.progress()!.error).toContain('n4');
+    // Still cut off: the step back commits, the wait for it fails, the operation stays started.
+    // (Asked on the leader: a forwarded request would time out before the 5 s wait.)
+    await expect(c.until(n1.service.operate('cancel', null))).rejects.toMatchObject({
+      code: 'consistency_unavailable',
+    });
+    expect(n1.metadata.state().operation).toMatchObject({ step: 'started' });
+    c.net.heal();
+    await c.until(c.get('n2').service.operate('cancel', null));
+    await c.waitFor(() => c.get('n3').metadata.state().operation === null);
+    expect(c.get('n3').metadata.state().nodes.n4.state).toBe('normal');
+    expect(c.get('n3').metadata.state().lastOperation).toMatchObject({ outcome: 'cancelled' });
+  });
+});
+
 describe('epochs', () => {
   it('a node cut off catches up by fetching the state from a peer; epochs never go back', async () => {
     const c = track(new MetaCluster());

@@ -48,6 +48,7 @@ function leave(s: ClusterState, id: string, finish: boolean): ClusterState {
   if (!finish || !r.ok) return r.state;
   const op = r.state.operation!.id;
   r = applyCommand(r.state, { type: 'start', opId: op });
+  r = applyCommand(r.state, { type: 'mid', opId: op });
   return applyCommand(r.state, { type: 'finish', opId: op }).state;
 }
 

@@ -44,7 +44,10 @@ describe('RangeCleanup', () => {
     await clock.advance(5000);
     // Nothing is lost before ownership switches.
     expect(store.size).toBe(mine.length);
-    const s3 = ok(s2, { type: 'finish', opId: s1.operation!.id });
+    const s3 = ok(ok(s2, { type: 'mid', opId: s1.operation!.id }), {
+      type: 'finish',
+      opId: s1.operation!.id,
+    });
     view.set(s3);
     expect(rangesLost(s2, s3, 'a').length).toBeGreaterThan(0);
     await clock.advance(500);
@@ -86,6 +89,7 @@ describe('RangeCleanup', () => {
     // a is decommissioned, then joins again before the grace delay is over.
     let s = ok(s0, { type: 'prepare-leave', node: 'a', kind: 'decommission' });
     s = ok(s, { type: 'start', opId: s.operation!.id });
+    s = ok(s, { type: 'mid', opId: s.operation!.id });
     const finished = ok(s, { type: 'finish', opId: s.operation!.id });
     view.set(s);
     view.set(finished);
@@ -114,6 +118,7 @@ describe('RangeCleanup', () => {
     const store = new Set(original);
     let s = ok(s0, { type: 'prepare-leave', node: 'a', kind: 'decommission' });
     s = ok(s, { type: 'start', opId: s.operation!.id });
+    s = ok(s, { type: 'mid', opId: s.operation!.id });
     const finished = ok(s, { type: 'finish', opId: s.operation!.id });
     const back = ok(finished, { type: 'prepare-join', node: addr('a') });
     const backStarted = ok(back, { type: 'start', opId: back.operation!.id });

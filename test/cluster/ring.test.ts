@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { initialClusterState } from '../../src/cluster/cluster-commands.js';
+import {
+  applyCommand,
+  type ClusterCommand,
+  initialClusterState,
+} from '../../src/cluster/cluster-commands.js';
 import type { ClusterState } from '../../src/cluster/cluster-state.js';
 import { Ring, rangeContains, tokenOf } from '../../src/cluster/ring.js';
 
@@ -66,3 +70,50 @@ describe('Ring', () => {
     expect(Ring.from(empty).ranges()).toEqual([]);
   });
 });
+
+describe('Ring at each step of a staged operation', () => {
+  const keys = Array.from({ length: 200 }, (_, i) => tokenOf(`step-${i}`));
+  const apply = (s: ClusterState, cmd: ClusterCommand): ClusterState => {
+    const r = applyCommand(s, cmd);
+    expect(r.ok).toBe(true);
+    return r.state;
+  };
+  const sorted = (xs: readonly string[]) => [...xs].sort();
+
+  for (const kind of ['join', 'decommission'] as const) {
+    it(`${kind}: prepared = old, started = write both/read old, mid = write both/read new, finish = new`, () => {
+      const s0 = threeNodes(3);
+      const prepared =
+        kind === 'join'
+          ? apply(s0, { type: 'prepare-join', node: addr('n5') })
+          : apply(s0, { type: 'prepare-leave', node: 'n2', kind: 'decommission' });
+      const opId = prepared.operation!.id;
+      const started = apply(prepared, { type: 'start', opId });
+      const mid = apply(started, { type: 'mid', opId });
+      const done = apply(mid, { type: 'finish', opId });
+      const [r0, rp, rs, rm, rf] = [s0, prepared, started, mid, done].map((s) => Ring.from(s));
+      let moved = 0;
+      for (const t of keys) {
+        const oldOwners = r0.readReplicas(t);
+        const newOwners = rf.readReplicas(t);
+        const both = sorted([...new Set([...oldOwners, ...newOwners])]);
+        expect(rp.readReplicas(t)).toEqual(oldOwners);
+        expect(rp.writeReplicas(t)).toEqual(oldOwners);
+        expect(rs.readReplicas(t)).toEqual(oldOwners);
+        expect(sorted(rs.writeReplicas(t))).toEqual(both);
+        expect(rm.readReplicas(t)).toEqual(newOwners);
+        expect(sorted(rm.writeReplicas(t))).toEqual(both);
+        // Read replicas come first in the write list (the coordinator counts them as owners).
+        expect(rm.writeReplicas(t).slice(0, newOwners.length)).toEqual(newOwners);
+        expect(rm.rangeOf(t).replicas).toEqual(newOwners);
+        expect(rf.writeReplicas(t)).toEqual(newOwners);
+        if (!sameSet(oldOwners, newOwners)) moved++;
+      }
+      expect(moved).toBeGreaterThan(0);
+    });
+  }
+});
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
+}

@@ -216,29 +216,35 @@ describe('single-ownership', () => {
   });
   const n4 = founded.nodes.n4;
 
-  it('accepts the same ring everywhere and an owner change at a finish step', () => {
+  const leavingAt = (s1: ClusterState, epoch: number, step: 'started' | 'mid'): ClusterState => ({
+    ...withNode(s1, { ...n4, state: 'leaving' }),
+    epoch,
+    operation: { id: 2, kind: 'decommission', node: 'n4', step, stepEpoch: epoch, ranges: [] },
+  });
+
+  it('accepts the same ring everywhere and an owner change at a mid step', () => {
     const c = new SingleOwnership();
     const s1 = at(founded, 1);
     expect(c.observe('n1', s1, Ring.from(s1), 0)).toBeNull();
     expect(c.observe('n2', s1, Ring.from(s1), 0)).toBeNull();
-    const leaving: ClusterState = {
-      ...withNode(s1, { ...n4, state: 'leaving' }),
-      epoch: 2,
-      operation: {
-        id: 2,
-        kind: 'decommission',
-        node: 'n4',
-        step: 'started',
-        stepEpoch: 2,
-        ranges: [],
-      },
-    };
-    expect(c.observe('n1', leaving, Ring.from(leaving), 1)).toBeNull();
-    const left = { ...withNode(s1, { ...n4, state: 'left' }), epoch: 3 };
-    expect(c.observe('n1', left, Ring.from(left), 2)).toBeNull();
+    const started = leavingAt(s1, 2, 'started');
+    expect(c.observe('n1', started, Ring.from(started), 1)).toBeNull();
+    const mid = leavingAt(s1, 3, 'mid');
+    expect(c.observe('n1', mid, Ring.from(mid), 2)).toBeNull();
+    const left = { ...withNode(s1, { ...n4, state: 'left' }), epoch: 4 };
+    expect(c.observe('n1', left, Ring.from(left), 3)).toBeNull();
   });
 
-  it('flags two rings at one epoch and owners changed outside a finish step', () => {
+  it('flags a finish that moves reads and writes in one step (no mid step)', () => {
+    const c = new SingleOwnership();
+    const s1 = at(founded, 1);
+    const started = leavingAt(s1, 2, 'started');
+    expect(c.observe('n1', started, Ring.from(started), 1)).toBeNull();
+    const left = { ...withNode(s1, { ...n4, state: 'left' }), epoch: 3 };
+    expect(c.observe('n1', left, Ring.from(left), 2)).toMatch(/outside a mid step/);
+  });
+
+  it('flags two rings at one epoch and owners changed outside a mid step', () => {
     const c = new SingleOwnership();
     const s1 = at(founded, 1);
     const gone = { ...withNode(s1, { ...n4, state: 'left' }), epoch: 1 };
