@@ -118,9 +118,21 @@ export function walRecordKind(payload: Uint8Array): number {
   return payload[0];
 }
 
-export function decodeSamplesRecord(payload: Uint8Array): SamplesRecord {
-  if (payload.length < SAMPLES_HEADER_BYTES || payload[0] !== WAL_RECORD_SAMPLES) {
-    throw corrupt('not a samples record');
+/** The framing both samples record kinds share: header, key section, 8-byte aligned columns. */
+interface SamplesFrame {
+  view: DataView;
+  defCount: number;
+  count: number;
+  defsEnd: number;
+  timestamps: Float64Array;
+  values: Float64Array;
+  /** Series ids (SAMPLES) or refs (REF_SAMPLES), one per point. */
+  ids: Uint32Array;
+}
+
+function decodeSamplesFrame(payload: Uint8Array, kind: number, what: string): SamplesFrame {
+  if (payload.length < SAMPLES_HEADER_BYTES || payload[0] !== kind) {
+    throw corrupt(`not a ${what} record`);
   }
   const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
   const defCount = view.getUint32(4, true);
@@ -128,9 +140,28 @@ export function decodeSamplesRecord(payload: Uint8Array): SamplesRecord {
   const defBytes = view.getUint32(12, true);
   const columnsAt = pad8(SAMPLES_HEADER_BYTES + defBytes);
   if (columnsAt + count * 20 !== payload.length) throw corrupt('length does not match header');
+  // Typed-array views need 8-byte alignment; copy only when the payload is misaligned.
+  const aligned = (payload.byteOffset + columnsAt) % 8 === 0 ? payload : payload.slice();
+  const base = aligned.byteOffset + columnsAt;
+  return {
+    view,
+    defCount,
+    count,
+    defsEnd: SAMPLES_HEADER_BYTES + defBytes,
+    timestamps: new Float64Array(aligned.buffer, base, count),
+    values: new Float64Array(aligned.buffer, base + count * 8, count),
+    ids: new Uint32Array(aligned.buffer, base + count * 16, count),
+  };
+}
+
+export function decodeSamplesRecord(payload: Uint8Array): SamplesRecord {
+  const { view, defCount, count, defsEnd, timestamps, values, ids } = decodeSamplesFrame(
+    payload,
+    WAL_RECORD_SAMPLES,
+    'samples',
+  );
   const keys: string[] = [];
   let p = SAMPLES_HEADER_BYTES;
-  const defsEnd = SAMPLES_HEADER_BYTES + defBytes;
   for (let i = 0; i < defCount; i++) {
     if (p + 2 > defsEnd) throw corrupt('keys overrun');
     const len = view.getUint16(p, true);
@@ -138,19 +169,10 @@ export function decodeSamplesRecord(payload: Uint8Array): SamplesRecord {
     keys.push(utf8Decoder.decode(payload.subarray(p + 2, p + 2 + len)));
     p += 2 + len;
   }
-  // Typed-array views need 8-byte alignment; copy only when the payload is misaligned.
-  const aligned = (payload.byteOffset + columnsAt) % 8 === 0 ? payload : payload.slice();
-  const base = aligned.byteOffset + columnsAt;
-  const seriesIds = new Uint32Array(aligned.buffer, base + count * 16, count);
   for (let i = 0; i < count; i++) {
-    if (seriesIds[i] >= defCount) throw corrupt('point names an undefined series');
+    if (ids[i] >= defCount) throw corrupt('point names an undefined series');
   }
-  return {
-    keys,
-    timestamps: new Float64Array(aligned.buffer, base, count),
-    values: new Float64Array(aligned.buffer, base + count * 8, count),
-    seriesIds,
-  };
+  return { keys, timestamps, values, seriesIds: ids };
 }
 
 export function decodeTombstoneRecord(payload: Uint8Array): TombstoneRecord {
@@ -232,20 +254,15 @@ export function encodeRefSamplesRecord(
 
 /** Decodes a REF_SAMPLES record; whether its refs are defined is the RefTable's business. */
 export function decodeRefSamplesRecord(payload: Uint8Array): RefSamplesRecord {
-  if (payload.length < SAMPLES_HEADER_BYTES || payload[0] !== WAL_RECORD_REF_SAMPLES) {
-    throw corrupt('not a ref samples record');
-  }
-  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
-  const defCount = view.getUint32(4, true);
-  const count = view.getUint32(8, true);
-  const defBytes = view.getUint32(12, true);
-  const columnsAt = pad8(SAMPLES_HEADER_BYTES + defBytes);
-  if (columnsAt + count * 20 !== payload.length) throw corrupt('length does not match header');
-  if (defCount * 6 > defBytes) throw corrupt('defs overrun');
+  const { view, defCount, defsEnd, timestamps, values, ids } = decodeSamplesFrame(
+    payload,
+    WAL_RECORD_REF_SAMPLES,
+    'ref samples',
+  );
+  if (defCount * 6 > defsEnd - SAMPLES_HEADER_BYTES) throw corrupt('defs overrun');
   const defRefs = new Uint32Array(defCount);
   const defKeys: string[] = new Array(defCount);
   let p = SAMPLES_HEADER_BYTES;
-  const defsEnd = SAMPLES_HEADER_BYTES + defBytes;
   for (let i = 0; i < defCount; i++) {
     if (p + 6 > defsEnd) throw corrupt('defs overrun');
     const len = view.getUint16(p + 4, true);
@@ -255,16 +272,7 @@ export function decodeRefSamplesRecord(payload: Uint8Array): RefSamplesRecord {
     p += 6 + len;
   }
   if (p !== defsEnd) throw corrupt('defs do not fill their section');
-  // Typed-array views need 8-byte alignment; copy only when the payload is misaligned.
-  const aligned = (payload.byteOffset + columnsAt) % 8 === 0 ? payload : payload.slice();
-  const base = aligned.byteOffset + columnsAt;
-  return {
-    defRefs,
-    defKeys,
-    timestamps: new Float64Array(aligned.buffer, base, count),
-    values: new Float64Array(aligned.buffer, base + count * 8, count),
-    refs: new Uint32Array(aligned.buffer, base + count * 16, count),
-  };
+  return { defRefs, defKeys, timestamps, values, refs: ids };
 }
 
 /**
